@@ -1,0 +1,61 @@
+"""Shared test helpers: run the real CLI in a subprocess with its own WFRUN_HOME."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+REFERENCE = ROOT.parent / "shared" / "reference" / "activate"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+    home: Path
+
+    def run_json(self) -> dict:
+        """The run.json of the newest run under this home."""
+        runs = sorted(self.home.glob("jobs/*/*/run.json"), key=lambda p: p.stat().st_mtime)
+        return json.loads(runs[-1].read_text())
+
+    def job(self, name: str) -> dict:
+        return self.run_json()["jobs"][name]
+
+
+@pytest.fixture
+def wfrun(tmp_path):
+    home = tmp_path / "wfrun-home"
+
+    def run(*args: str, timeout: float = 120, env: dict | None = None, cwd: Path | None = None) -> Result:
+        full_env = {**os.environ, "WFRUN_HOME": str(home), "WFRUN_CONFIG": str(tmp_path / "no-config.yaml"), **(env or {})}
+        proc = subprocess.run(
+            [sys.executable, "-m", "workflow_runner", *map(str, args)],
+            capture_output=True, text=True, timeout=timeout, env=full_env, cwd=cwd or tmp_path,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr, home)
+
+    run.home = home
+    return run
+
+
+@pytest.fixture
+def write(tmp_path):
+    """write('name.yaml', text) -> path; for workflows made inside a test."""
+
+    def _write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    return _write

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian 12 machine (root): installs wfrun and its
+# test dependencies, installs and starts the real OpenSSH server and the real
+# single-node Slurm (slurmctld, slurmd, slurmdbd + MariaDB, PBS wrappers) that the
+# integration tests use, then runs pytest. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+bash tests/infra/sshd.sh start
+bash tests/infra/slurm.sh start
+exec python3 -m pytest -q -ra "$@"

@@ -1,0 +1,3 @@
+from workflow_runner.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,129 @@
+"""``uses:`` → what to run: a marketplace definition, a sibling workflow, a GitHub checkout, a built-in.
+
+Search path for ``marketplace/<slug>/<version>``: each directory of
+``$WFRUN_MARKETPLACE_PATH`` (``:``-separated), then ``$WFRUN_HOME/marketplace``,
+then the ``marketplace/`` bundled with wfrun; the file is ``<dir>/<slug>/<version>.yaml``.
+Names are checked component by component and the resolved file must stay inside
+its directory (symlinks included): ``uses:`` cannot read arbitrary files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from workflow_runner.errors import Location, UsesError, did_you_mean
+from workflow_runner.state.rundir import wfrun_home
+
+BUNDLED = Path(__file__).resolve().parent.parent.parent / "marketplace"
+_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+BUILTINS = {"parallelworks/cancel-jobs", "parallelworks/checkout"}
+PLATFORM_ONLY = {"parallelworks/update-session", "parallelworks/scheduler-agent", "parallelworks/wait-for-agent"}
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRef:
+    kind: str
+    """marketplace | workflow | github | builtin | platform"""
+    text: str
+    path: Path | None = None
+    unavailable: str | None = None
+    """Why this reference cannot run here (github offline, platform-only); a warning at validation."""
+
+
+def search_path() -> list[Path]:
+    extra = [Path(p) for p in os.environ.get("WFRUN_MARKETPLACE_PATH", "").split(os.pathsep) if p]
+    return [*extra, wfrun_home() / "marketplace", BUNDLED]
+
+
+def resolve(uses: str, *, base_dir: Path, location: Location | None = None, with_: dict | None = None) -> ActionRef:
+    text = uses.strip()
+    if text in BUILTINS:
+        return ActionRef("builtin", text)
+    if text in PLATFORM_ONLY:
+        return ActionRef("platform", text, unavailable=f"'{text}' is a platform built-in that wfrun cannot run")
+    head, _, rest = text.partition("/")
+    if head == "marketplace":
+        return _marketplace(text, rest, location)
+    if head == "workflow":
+        return ActionRef("workflow", text, _workflow(text, rest, base_dir, location))
+    if head == "github":
+        return _github(text, rest, location, with_ or {})
+    if head == "parallelworks":
+        known = sorted(BUILTINS | PLATFORM_ONLY)
+        raise UsesError(f"unknown built-in action '{text}'{did_you_mean(text, known)}", location=location)
+    raise UsesError(
+        f"unknown uses: target '{text}' (expected marketplace/<slug>/<version>, workflow/<name>, "
+        "github/<owner>/<repo>@<ref> or a built-in like parallelworks/checkout)",
+        location=location,
+    )
+
+
+def _check_parts(text: str, parts: list[str], location: Location | None) -> None:
+    for part in parts:
+        if part in ("", ".", "..") or not _NAME.match(part):
+            raise UsesError(f"uses: '{text}' leaves its search path or has an invalid name part '{part}'", location=location)
+
+
+def _inside(path: Path, root: Path, text: str, location: Location | None) -> Path:
+    resolved = path.resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise UsesError(f"uses: '{text}' resolves outside its search path", location=location)
+    return resolved
+
+
+def _marketplace(text: str, rest: str, location: Location | None) -> ActionRef:
+    parts = rest.split("/")
+    if len(parts) != 2:
+        raise UsesError(f"uses: '{text}' must be marketplace/<slug>/<version>", location=location)
+    _check_parts(text, parts, location)
+    slug, version = parts
+    versions: set[str] = set()
+    slugs: set[str] = set()
+    for root in search_path():
+        for suffix in (".yaml", ".yml"):
+            candidate = root / slug / f"{version}{suffix}"
+            if candidate.is_file():
+                return ActionRef("marketplace", text, _inside(candidate, root, text, location))
+        if (root / slug).is_dir():
+            versions.update(p.stem for p in (root / slug).glob("*.y*ml"))
+        if root.is_dir():
+            slugs.update(p.name for p in root.iterdir() if p.is_dir())
+    if versions:
+        raise UsesError(
+            f"marketplace action '{slug}' has no version '{version}' (available: {', '.join(sorted(versions))})",
+            location=location,
+        )
+    raise UsesError(f"unknown marketplace action '{slug}'{did_you_mean(slug, slugs)}", location=location)
+
+
+def _workflow(text: str, rest: str, base_dir: Path, location: Location | None) -> Path:
+    if rest.startswith("/") or not rest:
+        raise UsesError(f"uses: '{text}' must name a workflow file next to this one", location=location)
+    parts = rest.split("/")
+    _check_parts(text, parts, location)
+    base = base_dir / rest
+    candidates = [base] if base.suffix in (".yaml", ".yml") else [base.with_name(base.name + ".yaml"), base.with_name(base.name + ".yml"), base / "workflow.yaml"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return _inside(candidate, base_dir, text, location)
+    siblings = [p.stem for p in base_dir.glob("*.y*ml")]
+    raise UsesError(f"uses: '{text}': no workflow file '{rest}.yaml' next to this workflow{did_you_mean(rest, siblings)}", location=location)
+
+
+def _github(text: str, rest: str, location: Location | None, with_: dict) -> ActionRef:
+    match = re.match(r"^([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)@([A-Za-z0-9_./-]+)$", rest)
+    if not match or ".." in rest:
+        raise UsesError(f"uses: '{text}' must be github/<owner>/<repo>@<ref>", location=location)
+    owner, repo, ref = match.groups()
+    root = wfrun_home() / "github" / owner / f"{repo}@{ref.replace('/', '_')}"
+    rel = with_.get("$yaml") if isinstance(with_.get("$yaml"), str) else "workflow.yaml"
+    parts = rel.split("/")
+    _check_parts(text + " $yaml " + rel, parts, location)
+    candidate = root.joinpath(*parts)
+    if candidate.is_file():
+        return ActionRef("github", text, _inside(candidate, root, text, location))
+    return ActionRef("github", text, None, unavailable=f"'{text}' is not in the local cache {root} (wfrun does not fetch from the network)")

@@ -1,0 +1,135 @@
+"""Running a ``uses:`` step: a called workflow as a nested run, or a built-in.
+
+A called workflow (``workflow/<name>``, a marketplace definition, a cached
+GitHub one) runs as a nested RunEngine that shares the run's targets, slots,
+cancellation and reporter; its jobs show as ``job/step/subjob``. ``with:`` is
+resolved like an inputs file against the called workflow's input tree, and the
+union of its jobs' outputs (or its declared ``outputs:``) become the step's.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workflow_runner import inputs as inputs_mod
+from workflow_runner.actions import resolve as uses_resolve
+from workflow_runner.engine import status as st
+from workflow_runner.engine.context import as_text, evaluate
+from workflow_runner.errors import InputError, UsesError, WorkflowError
+from workflow_runner.expressions import Context, render
+
+if TYPE_CHECKING:
+    from workflow_runner.engine.job import JobRun, Placement, StepLog, StepOutcome
+    from workflow_runner.model import Step
+
+
+async def run_uses(job: "JobRun", step: "Step", place: "Placement", env: dict[str, str], log: "StepLog") -> "StepOutcome":
+    from workflow_runner.engine.job import StepOutcome
+
+    eng = job.engine
+    wf = eng.workflow
+    loc = wf.locate(step.path + ("uses",))
+    with_values = render(step.with_, job.context(env)) if step.with_ else {}
+    if not isinstance(with_values, dict):
+        raise UsesError("with: must be a mapping", location=wf.locate(step.path + ("with",)))
+    base = wf.path.parent if wf.path else Path.cwd()
+    ref = uses_resolve.resolve(step.uses or "", base_dir=base, location=loc, with_=with_values)
+    if ref.unavailable:
+        raise UsesError(ref.unavailable, location=loc)
+    if ref.kind == "builtin":
+        return await _builtin(ref.text, job, step, place, env, with_values, log)
+    from workflow_runner.validate import load_workflow
+
+    called = load_workflow(ref.path, "action" if ref.kind == "marketplace" else "workflow")
+    if called.builtin:
+        from workflow_runner.actions.builtins import run_builtin_action
+
+        return await run_builtin_action(called, job, step, place, env, with_values, log)
+    return await _subworkflow(called, job, step, with_values, log)
+
+
+async def _subworkflow(called: Any, job: "JobRun", step: "Step", with_values: dict, log: "StepLog") -> "StepOutcome":
+    from workflow_runner.engine.job import StepOutcome
+    from workflow_runner.engine.scheduler import RunEngine
+    from workflow_runner.graph import make_plan
+
+    eng = job.engine
+    values = {k: v for k, v in with_values.items() if not str(k).startswith("$")}
+    sources = inputs_mod.Sources([(f"{eng.workflow.file}: with: of step '{step.name}'", values)])
+    try:
+        resolved = inputs_mod.resolve(called, sources)
+    except WorkflowError as exc:
+        raise InputError(f"uses: {step.uses}: {exc.message}", location=eng.workflow.locate(step.path + ("with",))) from None
+    eng.shared.secrets.extend(s for s in resolved.secrets if s not in eng.shared.secrets)
+    for warning in resolved.warnings:
+        log.note(f"warning: {warning}")
+    plan = make_plan(called, resolved.values)
+    sub_dir = eng.run_dir.child(f"{job.key}-{step.key}")
+    nested = RunEngine(plan, resolved, sub_dir, eng.shared, parent_run_dir=eng.run_dir,
+                       prefix=f"{job.key}/{step.key}/", run_id=eng.run_id)
+    outcome = await nested.run()
+    eng.failures.extend(outcome.failures)
+    outputs = outcome.outputs
+    if called.outputs:
+        ctx = Context(values={"inputs": resolved.values, "needs": {n: nested.job_view(n) for n in called.jobs}})
+        outputs = {str(k): as_text(evaluate(v, ctx)) for k, v in called.outputs.items()}
+    if outcome.status == st.COMPLETED:
+        return StepOutcome(st.COMPLETED, 0, outputs)
+    if outcome.status == st.CANCELED:
+        return StepOutcome(st.CANCELED, None, outputs, "the called workflow was canceled")
+    first = outcome.failures[0] if outcome.failures else None
+    message = f"{first[0]} / {first[1]}: {first[2]}" if first else "the called workflow failed"
+    return StepOutcome(st.FAILED, 1, outputs, message)
+
+
+async def _builtin(name: str, job: "JobRun", step: "Step", place: "Placement", env: dict[str, str], with_values: dict, log: "StepLog") -> "StepOutcome":
+    from workflow_runner.engine.job import StepOutcome
+
+    if name == "parallelworks/cancel-jobs":
+        names = with_values.get("jobs") or []
+        if isinstance(names, str):
+            names = [names]
+        names = [str(n) for n in names]
+        unknown = [n for n in names if n not in job.engine.workflow.jobs]
+        if unknown:
+            raise UsesError(f"cancel-jobs: unknown job(s): {', '.join(unknown)}", location=job.engine.workflow.locate(step.path + ("with",)))
+        if job.job.name in names:
+            job.canceled = True
+            job.reason = job.reason or f"canceled by step '{step.name}'"
+        hit = job.engine.cancel_jobs([n for n in names if n != job.job.name], f"canceled by {job.key}/{step.name}")
+        log.line(f"canceled: {', '.join(names)}" + (f" (running: {', '.join(hit)})" if hit else ""))
+        return StepOutcome(st.COMPLETED, 0, {})
+    if name == "parallelworks/checkout":
+        script = checkout_script(with_values)
+        return await job._run_script(script, place, env, env["OUTPUTS"], log)
+    raise UsesError(f"built-in '{name}' is not available", location=job.engine.workflow.locate(step.path + ("uses",)))
+
+
+def checkout_script(with_values: dict) -> str:
+    """``parallelworks/checkout``: git clone (or update) a repository, optionally sparse."""
+    repo = with_values.get("repo")
+    if not repo:
+        raise UsesError("parallelworks/checkout needs with: repo")
+    branch = as_text(with_values.get("branch") or "")
+    path = as_text(with_values.get("path") or Path(str(repo)).stem)
+    sparse = with_values.get("sparse_checkout") or []
+    q = shlex.quote
+    lines = [
+        "set -e",
+        f"repo={q(as_text(repo))}; dest={q(path)}; branch={q(branch)}",
+        'dest="${dest/#\\~/$HOME}"',
+        'if [ -d "$dest/.git" ]; then',
+        '  git -C "$dest" fetch --depth 1 origin ${branch:+"$branch"}',
+        '  git -C "$dest" checkout -q ${branch:+"$branch"}',
+        '  git -C "$dest" pull -q --ff-only || true',
+        "else",
+        '  mkdir -p "$(dirname "$dest")"',
+        '  git clone -q --depth 1 ${branch:+--branch "$branch"} ' + ("--sparse " if sparse else "") + '"$repo" "$dest"',
+        "fi",
+    ]
+    if sparse:
+        lines.append('git -C "$dest" sparse-checkout set ' + " ".join(q(as_text(s)) for s in sparse))
+    lines.append('echo "path=$dest" >> "$OUTPUTS"')
+    return "\n".join(lines) + "\n"

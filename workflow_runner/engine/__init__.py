@@ -1,0 +1,1 @@
+"""Running a planned workflow: the scheduler, jobs, steps, statuses and outputs."""

@@ -1,0 +1,458 @@
+"""One job instance: its ``if``, its steps in order, their retries and timeouts, its cleanups.
+
+A failed step skips the rest of the job unless a later step's ``if`` asks for
+``error``/``always``; every step that started pushes its ``cleanup:``, and all
+of them run in reverse order when the job ends — success, failure or cancel —
+each even if another failed, and none interrupted by the cancel that ended the
+job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from workflow_runner.engine import status as st
+from workflow_runner.engine.annotations import parse_annotation
+from workflow_runner.engine.context import as_text, evaluate, expand_path, render_env, truthy
+from workflow_runner.engine.durations import parse_duration
+from workflow_runner.engine.events import StepAnnotation, StepFinished, StepOutput, StepStarted
+from workflow_runner.engine.outputs import parse_outputs
+from workflow_runner.engine.scheduler import JobResult, RunEngine
+from workflow_runner.errors import WorkflowError
+from workflow_runner.expressions import Context
+from workflow_runner.graph import JobInstance
+from workflow_runner.model import Step
+from workflow_runner.targets.base import StepCommand, Target
+
+
+@dataclass
+class StepOutcome:
+    status: str
+    exit_code: int | None = None
+    outputs: dict[str, str] | None = None
+    message: str | None = None
+
+
+@dataclass
+class Placement:
+    """Where a step runs and the paths it sees there."""
+
+    target: Target
+    job_dir: str
+    parent_dir: str
+    cwd: str
+
+
+class StepLog:
+    """A step's log file and live output: masked, annotated, streamed."""
+
+    def __init__(self, job: "JobRun", step_name: str, path: str) -> None:
+        self.job = job
+        self.step_name = step_name
+        self.path = path
+        self.file = open(path, "a", encoding="utf-8", buffering=1)
+        self.last_error: str | None = None
+
+    def line(self, text: str) -> None:
+        text = self.job.engine.shared.mask(text)
+        self.file.write(text + "\n")
+        emit = self.job.engine.emit
+        note = parse_annotation(text)
+        if note is not None:
+            if note.level == "error":
+                self.last_error = (f"{note.title}: " if note.title else "") + note.message
+            emit(StepAnnotation(self.job.key, self.step_name, note.level, note.message, note.title))
+            return
+        emit(StepOutput(self.job.key, self.step_name, text))
+
+    def note(self, text: str) -> None:
+        """A line from wfrun itself (why a step failed, retries), kept in the log too."""
+        self.file.write(f"[wfrun] {text}\n")
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class JobRun:
+    def __init__(self, engine: RunEngine, instance: JobInstance) -> None:
+        self.engine = engine
+        self.instance = instance
+        self.job = instance.job
+        self.key = engine.key(instance)
+        self.failed = False
+        self.canceled = False
+        self.stopped = False
+        self.reason: str | None = None
+        self.outputs: dict[str, str] = {}
+        self.steps: dict[str, dict[str, Any]] = {}
+        self.current: asyncio.Task | None = None
+        self.env: dict[str, str] = {}
+        self.last_outputs_file: str | None = None
+
+    # ------------------------------------------------------------ views
+
+    def view(self) -> dict[str, Any]:
+        return {"outputs": dict(self.outputs), "result": None, "steps": self.steps}
+
+    def context(self, env: dict[str, str] | None = None, status: st.StatusView | None = None) -> Context:
+        eng = self.engine
+        needs = {name: eng.job_view(name) for name in self.job.needs}
+        needs[self.job.name] = self.view()
+        values = {
+            "inputs": eng.inputs.values,
+            "needs": needs,
+            "env": self.env if env is None else env,
+            "matrix": self.instance.matrix or {},
+            "sessions": _sessions(eng),
+            "org": eng.shared.options.org,
+            "steps": self.steps,
+        }
+        return Context(values=values, status=status)
+
+    def status_view(self) -> st.StatusView:
+        return st.StatusView(failed=self.failed, canceled=self.canceled)
+
+    @property
+    def max_parallel(self) -> int | None:
+        strategy = self.job.strategy
+        if strategy is None or strategy.max_parallel is None:
+            return None
+        value = evaluate(strategy.max_parallel, self.context({}))
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            return None
+        return number if number > 0 else None
+
+    # ------------------------------------------------------------ control
+
+    def cancel(self, reason: str, *, stop: bool) -> None:
+        self.canceled = True
+        self.reason = self.reason or reason
+        if stop:
+            self.stopped = True
+        if self.current is not None and not self.current.done():
+            self.current.cancel(reason)
+
+    # ------------------------------------------------------------ run
+
+    async def run(self) -> JobResult:
+        eng = self.engine
+        if eng.cancelled:
+            return self._finish(st.CANCELED, eng.cancel_reason or "canceled before it started")
+        view = eng.ancestors_view(self.instance)
+        try:
+            if self.job.if_ is None:
+                go = view.status("completed")
+            else:
+                go = truthy(evaluate(self.job.if_, self.context({}, view)))
+        except WorkflowError as exc:
+            eng.record_failure(self.key, "if", str(exc), None)
+            eng.shared.step_failed()
+            return self._finish(st.FAILED, str(exc))
+        if not go:
+            why = "a job it needs failed" if view.failed else "a job it needs was canceled" if view.canceled else "if: was false"
+            return self._finish(st.SKIPPED, why)
+        eng.live[self.key] = self
+        eng.job_changed(self.key, st.RUNNING)
+        try:
+            await self._run_steps()
+        finally:
+            eng.live.pop(self.key, None)
+        status = st.FAILED if self.failed else st.CANCELED if self.canceled else st.COMPLETED
+        if status == st.FAILED and self.job.strategy is not None and truthy(evaluate(self.job.strategy.fail_fast, self.context())):
+            eng.matrix_failed(self.job.name, self.key)
+        return self._finish(status, self.reason if status != st.COMPLETED else None)
+
+    def _finish(self, status: str, reason: str | None) -> JobResult:
+        outputs = dict(self.outputs)
+        if status == st.COMPLETED and self.job.outputs:
+            ctx = self.context()
+            try:
+                outputs = {str(k): as_text(evaluate(v, ctx)) for k, v in self.job.outputs.items()}
+            except WorkflowError as exc:
+                self.engine.record_failure(self.key, "outputs", str(exc), None)
+                status, reason = st.FAILED, str(exc)
+        self.engine.job_changed(self.key, status, reason)
+        return JobResult(status, outputs, dict(self.steps), reason)
+
+    async def _run_steps(self) -> None:
+        eng = self.engine
+        wf = eng.workflow
+        started: list[tuple[Step, Placement, dict[str, str], str]] = []
+        try:
+            self.env = render_env([wf.env, self.job.env], lambda env: self.context(env))
+        except WorkflowError as exc:
+            self._fail_job("env", str(exc))
+            return
+        for step in self.job.steps:
+            if self.stopped:
+                self._skip(step, "the run was canceled")
+                continue
+            try:
+                if step.if_ is None:
+                    go = not (self.failed or self.canceled)
+                else:
+                    go = truthy(evaluate(step.if_, self.context(status=self.status_view())))
+            except WorkflowError as exc:
+                self._fail_job(step.name, str(exc))
+                continue
+            if not go:
+                self._skip(step, "if: was false" if step.if_ is not None else "an earlier step failed" if self.failed else "the job was canceled")
+                continue
+            early = truthy(evaluate(step.early_cancel, self.context())) if step.early_cancel else False
+            if early and eng.shared.any_failed.is_set():
+                self.canceled = True
+                self.reason = self.reason or "early-cancel: a job failed"
+                self._record(step, StepOutcome(st.CANCELED, message="early-cancel: a job of the run had already failed"), None, 0.0)
+                continue
+            await self._step(step, early, started)
+        for step, place, env, outputs_file in reversed(started):
+            await self._cleanup(step, place, env, outputs_file)
+
+    def _fail_job(self, step_name: str, message: str) -> None:
+        self.failed = True
+        self.reason = self.reason or message
+        self.engine.record_failure(self.key, step_name, message, None)
+        self.engine.emit(StepFinished(self.key, step_name, st.FAILED, None, 0.0, None, message))
+        self.engine.shared.step_failed()
+
+    def _skip(self, step: Step, why: str) -> None:
+        if step.id:
+            self.steps[step.id] = {"outputs": {}, "outcome": "skipped", "conclusion": "skipped"}
+        self.engine.emit(StepFinished(self.key, step.name, st.SKIPPED, None, 0.0, None, why))
+
+    def _record(self, step: Step, outcome: StepOutcome, log: str | None, duration: float) -> None:
+        outputs = outcome.outputs or {}
+        self.outputs.update(outputs)
+        if step.id:
+            word = {st.COMPLETED: "success", st.FAILED: "failure", st.CANCELED: "cancelled"}.get(outcome.status, outcome.status)
+            self.steps[step.id] = {"outputs": outputs, "outcome": word, "conclusion": word}
+        self.engine.emit(StepFinished(self.key, step.name, outcome.status, outcome.exit_code, duration, log, outcome.message))
+
+    async def _step(self, step: Step, early: bool, started: list) -> None:
+        eng = self.engine
+        log_path = eng.run_dir.step_file("logs", self.key, step.index, step.key, ".log")
+        log = StepLog(self, step.name, str(log_path))
+        t0 = time.monotonic()
+        try:
+            try:
+                env = render_env([step.env], lambda e: self.context({**self.env, **e}))
+                env = {**self.env, **env}
+                place = await self._placement(step, env)
+            except WorkflowError as exc:
+                outcome = StepOutcome(st.FAILED, message=str(exc))
+            else:
+                outputs_file = self._outputs_path(step, place, 0)
+                if step.cleanup:
+                    started.append((step, place, env, outputs_file))
+                task = asyncio.ensure_future(self._attempts(step, place, env, log))
+                self.current = task
+                if early:
+                    eng.shared.early_cancel[task] = self
+                try:
+                    await asyncio.wait([task])
+                finally:
+                    eng.shared.early_cancel.pop(task, None)
+                    self.current = None
+                outcome = self._task_outcome(task, log)
+                if step.cleanup and started and started[-1][0] is step:
+                    started[-1] = (step, place, env, self.last_outputs_file or outputs_file)
+        finally:
+            log.close()
+        duration = time.monotonic() - t0
+        if outcome.status == st.FAILED and truthy(evaluate(step.ignore_errors, self.context())):
+            outcome.message = f"failed (ignored: ignore-errors): {outcome.message or f'exit code {outcome.exit_code}'}"
+            outcome.status = st.COMPLETED
+        if outcome.status == st.FAILED:
+            self.failed = True
+            self.reason = self.reason or outcome.message or f"step '{step.name}' failed"
+            eng.record_failure(self.key, step.name, outcome.message or f"exit code {outcome.exit_code}", str(log_path))
+            eng.shared.step_failed()
+        elif outcome.status == st.CANCELED:
+            self.canceled = True
+            self.reason = self.reason or outcome.message
+        self._record(step, outcome, str(log_path), duration)
+
+    def _task_outcome(self, task: asyncio.Task, log: StepLog) -> StepOutcome:
+        if task.cancelled():
+            why = self.reason or "canceled"
+            log.note(f"canceled: {why}")
+            return StepOutcome(st.CANCELED, message=why)
+        exc = task.exception()
+        if exc is None:
+            return task.result()
+        if isinstance(exc, WorkflowError):
+            log.note(str(exc))
+            return StepOutcome(st.FAILED, message=str(exc))
+        raise exc
+
+    async def _attempts(self, step: Step, place: Placement, env: dict[str, str], log: StepLog) -> StepOutcome:
+        retry = step.retry
+        ctx = self.context()
+        max_retries = int(_number(evaluate(retry.max_retries, ctx), "retry.max-retries")) if retry else 0
+        interval = parse_duration(evaluate(retry.interval, ctx)) if retry else None
+        timeout = parse_duration(evaluate(retry.timeout, ctx)) if retry and retry.timeout is not None else None
+        if timeout is None:
+            timeout = parse_duration(evaluate(step.timeout, ctx))
+        outcome = StepOutcome(st.FAILED)
+        for attempt in range(max(0, max_retries) + 1):
+            if attempt:
+                log.note(f"retry {attempt}/{max_retries} after: {outcome.message or f'exit code {outcome.exit_code}'}")
+                if interval:
+                    await asyncio.sleep(interval)
+            outcome = await self._attempt(step, place, env, log, attempt, max_retries, timeout)
+            if outcome.status == st.COMPLETED:
+                break
+        return outcome
+
+    async def _attempt(
+        self, step: Step, place: Placement, env: dict[str, str], log: StepLog, attempt: int, max_retries: int, timeout: float | None
+    ) -> StepOutcome:
+        eng = self.engine
+        outputs_file = self._outputs_path(step, place, attempt)
+        self.last_outputs_file = outputs_file
+        step_env = {
+            **env,
+            **self._pw_env(place),
+            "OUTPUTS": outputs_file,
+            "PW_WORKFLOW_STEP_CURRENT_RETRY": str(attempt),
+            "PW_WORKFLOW_STEP_MAX_RETRIES": str(max_retries),
+        }
+        eng.emit(StepStarted(self.key, step.name, attempt, place.target.name))
+        try:
+            async with _timeout(timeout):
+                if step.uses:
+                    from workflow_runner.actions.runner import run_uses
+
+                    return await run_uses(self, step, place, step_env, log)
+                script = as_text(evaluate(step.run, self.context(env)))
+                return await self._run_script(script, place, step_env, outputs_file, log)
+        except TimeoutError:
+            log.note(f"timed out after {timeout:g}s")
+            return StepOutcome(st.FAILED, message=f"timed out after {timeout:g}s")
+
+    async def _run_script(self, script: str, place: Placement, env: dict[str, str], outputs_file: str, log: StepLog) -> StepOutcome:
+        shared = self.engine.shared
+        command = StepCommand(
+            script=script, env=env, cwd=place.cwd, outputs_file=outputs_file, grace=shared.options.grace, hurry=shared.hurry
+        )
+        if place.target is shared.targets.local:
+            async with shared.local_slots:
+                result = await place.target.run(command, log.line)
+        else:
+            result = await place.target.run(command, log.line)
+        outputs = parse_outputs(result.outputs_text)
+        if result.exit_code == 0:
+            return StepOutcome(st.COMPLETED, 0, outputs)
+        message = result.message or log.last_error or _exit_message(result.exit_code)
+        return StepOutcome(st.FAILED, result.exit_code, outputs, message)
+
+    def _pw_env(self, place: Placement) -> dict[str, str]:
+        eng = self.engine
+        return {
+            "PW_JOB_ID": eng.run_id,
+            "PW_JOB_DIR": place.job_dir,
+            "PW_PARENT_JOB_DIR": place.parent_dir,
+            "PW_USER": eng.shared.options.user,
+            "PW_WORKFLOW_NAME": eng.workflow.name,
+            "PW_MATRIX_INDEX": str(self.instance.index),
+        }
+
+    async def _placement(self, step: Step, env: dict[str, str]) -> Placement:
+        eng = self.engine
+        ssh = step.ssh or self.job.ssh
+        ctx = self.context(env)
+        host = as_text(evaluate(ssh.remote_host, ctx)) if ssh else ""
+        jump = as_text(evaluate(ssh.jump_host, ctx)) if ssh and ssh.jump_host is not None else None
+        target = eng.shared.targets.get(host, jump)
+        home = await target.home()
+        parent_run = eng.parent_run_dir or eng.run_dir
+        if target is eng.shared.targets.local:
+            job_dir, parent = str(eng.run_dir.root), str(parent_run.root)
+        else:
+            job_dir, parent = eng.run_dir.remote_root(home), parent_run.remote_root(home)
+        wd = step.working_directory if step.working_directory is not None else self.job.working_directory
+        cwd = job_dir
+        if wd is not None:
+            raw = as_text(evaluate(wd, ctx)).strip()
+            if raw:
+                expand_env = {**env, **self._pw_env(Placement(target, job_dir, parent, job_dir)), "PWD": job_dir, "HOME": home}
+                cwd = expand_path(raw, expand_env, home)
+                if not cwd.startswith("/"):
+                    cwd = f"{job_dir}/{cwd}"
+        return Placement(target, job_dir, parent, cwd)
+
+    def _outputs_path(self, step: Step, place: Placement, attempt: int) -> str:
+        eng = self.engine
+        if place.target is eng.shared.targets.local:
+            return str(eng.run_dir.step_file("outputs", self.key, step.index, step.key, f".{attempt}"))
+        from workflow_runner.state.rundir import safe_name
+
+        return f"{place.job_dir}/outputs/{safe_name(self.key)}/{step.index + 1:02d}-{safe_name(step.key)}.{attempt}"
+
+    async def _cleanup(self, step: Step, place: Placement, env: dict[str, str], outputs_file: str) -> None:
+        eng = self.engine
+        name = f"{step.name} (cleanup)"
+        log_path = eng.run_dir.step_file("logs", self.key, step.index, step.key, ".cleanup.log")
+        log = StepLog(self, name, str(log_path))
+        t0 = time.monotonic()
+        eng.emit(StepStarted(self.key, name, 0, place.target.name))
+        try:
+            script = as_text(evaluate(step.cleanup, self.context(env)))
+            cleanup_env = {**env, **self._pw_env(place), "OUTPUTS": outputs_file}
+            command = StepCommand(script=script, env=cleanup_env, cwd=place.cwd, outputs_file=outputs_file + ".cleanup",
+                                  grace=eng.shared.options.grace, hurry=eng.shared.hurry)
+            # Shielded: the cancel that ended the job must not end its cleanup.
+            task = asyncio.ensure_future(_bounded(place.target.run(command, log.line), eng.shared.options.cleanup_timeout))
+            result = await asyncio.shield(task)
+            status = st.COMPLETED if result.exit_code == 0 else st.FAILED
+            message = None if result.exit_code == 0 else (result.message or _exit_message(result.exit_code))
+            code: int | None = result.exit_code
+        except TimeoutError:
+            status, message, code = st.FAILED, f"cleanup timed out after {eng.shared.options.cleanup_timeout:g}s", None
+        except WorkflowError as exc:
+            status, message, code = st.FAILED, str(exc), None
+        finally:
+            log.close()
+        if message:
+            log_note = open(log_path, "a", encoding="utf-8")
+            log_note.write(f"[wfrun] {message}\n")
+            log_note.close()
+        eng.emit(StepFinished(self.key, name, status, code, time.monotonic() - t0, str(log_path), message))
+
+
+async def _bounded(coro: Any, seconds: float) -> Any:
+    async with asyncio.timeout(seconds):
+        return await coro
+
+
+def _timeout(seconds: float | None) -> Any:
+    return asyncio.timeout(seconds)
+
+
+def _number(value: Any, what: str) -> float:
+    try:
+        return float(value or 0)
+    except (TypeError, ValueError):
+        raise WorkflowError(f"{what} must be a number, got {value!r}") from None
+
+
+def _exit_message(code: int | None) -> str:
+    if code is None:
+        return "failed"
+    if code < 0:
+        import signal
+
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def _sessions(engine: RunEngine) -> dict[str, str]:
+    return {str(name): str(name) for name in engine.workflow.sessions}

@@ -1,0 +1,34 @@
+"""Parse what a step wrote to ``$OUTPUTS``: ``key=value`` lines and ``key<<DELIM`` blocks."""
+
+from __future__ import annotations
+
+
+def parse_outputs(text: str) -> dict[str, str]:
+    """Later keys win. Lines without ``=`` (and blank lines) are ignored, as the platform does.
+
+    >>> parse_outputs("a=1\\nmsg<<EOF\\nline 1\\nline 2\\nEOF\\na=2\\n")
+    {'a': '2', 'msg': 'line 1\\nline 2'}
+    """
+    out: dict[str, str] = {}
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i].rstrip("\r")
+        i += 1
+        eq = line.find("=")
+        heredoc = line.find("<<")
+        if heredoc > 0 and (eq < 0 or heredoc < eq):
+            key, delim = line[:heredoc].strip(), line[heredoc + 2 :].strip()
+            body: list[str] = []
+            while i < len(lines) and lines[i].rstrip("\r") != delim:
+                body.append(lines[i].rstrip("\r"))
+                i += 1
+            i += 1  # the delimiter line
+            if key:
+                out[key] = "\n".join(body)
+            continue
+        if eq > 0:
+            key = line[:eq].strip()
+            if key:
+                out[key] = line[eq + 1 :]
+    return out

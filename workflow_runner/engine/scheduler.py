@@ -1,0 +1,269 @@
+"""The run loop: every job instance waits only for its own needs, then runs.
+
+There is no level barrier (act runs jobs level by level; we don't): each job
+instance is a task that awaits the completion events of the jobs it needs. The
+global ``--max-parallel`` limit is a semaphore held only while a *local* process
+runs — a job waiting for its needs, a remote SSH step (bounded by the channel
+caps of its connection) or a batch job waiting in a queue holds no slot, so
+waiting can never starve running work.
+
+Cancellation: ``cancel()`` (Ctrl-C, SIGTERM, workflow timeout) stops new jobs and
+steps, cancels the running step tasks (SIGTERM → grace → SIGKILL), and lets every
+started step's ``cleanup:`` run. ``early-cancel: any-job-failed`` steps are
+cancelled the moment any step of the run fails for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from workflow_runner.engine import status as st
+from workflow_runner.engine.events import JobChanged, Reporter, RunFinished, RunStarted
+from workflow_runner.graph import JobInstance, Plan
+from workflow_runner.inputs import ResolvedInputs
+from workflow_runner.state.rundir import RunDir
+from workflow_runner.targets.select import Targets
+
+
+@dataclass
+class RunOptions:
+    max_parallel: int = 2
+    grace: float = 10.0
+    cleanup_timeout: float = 300.0
+    user: str = "user"
+    org: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Shared:
+    """What every (sub-)run of one wfrun invocation shares."""
+
+    reporter: Reporter
+    targets: Targets
+    options: RunOptions
+    local_slots: asyncio.Semaphore
+    hurry: asyncio.Event = field(default_factory=asyncio.Event)
+    secrets: list[str] = field(default_factory=list)
+    any_failed: asyncio.Event = field(default_factory=asyncio.Event)
+    early_cancel: dict[asyncio.Task, Any] = field(default_factory=dict)
+    """Running step tasks that asked for ``early-cancel: any-job-failed``, with their JobRun."""
+
+    def step_failed(self) -> None:
+        """A step failed for good: the run has a failed job; early-cancel steps must stop."""
+        if self.any_failed.is_set():
+            return
+        self.any_failed.set()
+        for job in list(self.early_cancel.values()):
+            job.cancel("early-cancel: a job of the run failed", stop=False)
+
+    def mask(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret and secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+
+@dataclass
+class JobResult:
+    status: str
+    outputs: dict[str, str] = field(default_factory=dict)
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reason: str | None = None
+
+
+@dataclass
+class RunOutcome:
+    status: str
+    exit_code: int
+    jobs: dict[str, JobResult]
+    failures: list[tuple[str, str, str | None, str | None]]
+    outputs: dict[str, str]
+    duration: float
+
+
+class RunEngine:
+    def __init__(
+        self,
+        plan: Plan,
+        inputs: ResolvedInputs,
+        run_dir: RunDir,
+        shared: Shared,
+        *,
+        parent_run_dir: RunDir | None = None,
+        prefix: str = "",
+        run_id: str | None = None,
+    ) -> None:
+        self.plan = plan
+        self.workflow = plan.workflow
+        self.inputs = inputs
+        self.run_dir = run_dir
+        self.shared = shared
+        self.parent_run_dir = parent_run_dir
+        self.prefix = prefix
+        self.run_id = run_id or str(run_dir.number)
+        self.results: dict[str, JobResult] = {}
+        """Final result per job name (all matrix instances aggregated)."""
+        self.instance_results: dict[str, list[JobResult]] = {name: [] for name in plan.order}
+        self.done: dict[str, asyncio.Event] = {name: asyncio.Event() for name in plan.order}
+        self.live: dict[str, Any] = {}
+        """JobRun per running instance key, for cancel-jobs and self-references."""
+        self.cancelled = False
+        self.cancel_reason: str | None = None
+        self.failures: list[tuple[str, str, str | None, str | None]] = []
+        self.matrix_slots: dict[str, asyncio.Semaphore] = {}
+        self.started = time.monotonic()
+
+    # ------------------------------------------------------------ control
+
+    def cancel(self, reason: str = "canceled") -> None:
+        if self.cancelled:
+            return
+        self.cancelled = True
+        self.cancel_reason = reason
+        for job in list(self.live.values()):
+            job.cancel(reason, stop=True)
+
+    def cancel_jobs(self, names: list[str], reason: str) -> list[str]:
+        """``parallelworks/cancel-jobs``: cancel running instances of the named jobs."""
+        hit = []
+        for job in list(self.live.values()):
+            if job.instance.job.name in names:
+                job.cancel(reason, stop=False)
+                hit.append(job.key)
+        return hit
+
+    def key(self, instance: JobInstance) -> str:
+        return self.prefix + instance.key
+
+    def emit(self, event: Any) -> None:
+        self.shared.reporter.emit(event)
+
+    # ------------------------------------------------------------ run
+
+    async def run(self) -> RunOutcome:
+        from workflow_runner.engine.job import JobRun
+
+        if not self.prefix:
+            self.emit(
+                RunStarted(self.run_id, str(self.run_dir.root), self.workflow.name, tuple(self.key(i) for i in self.plan.all_instances()))
+            )
+        tasks = [asyncio.ensure_future(self._instance(JobRun(self, inst))) for inst in self.plan.all_instances()]
+        everything = asyncio.gather(*tasks)
+        interrupted = False
+        while not everything.done():
+            try:
+                await asyncio.shield(everything)
+            except asyncio.CancelledError:
+                # The caller (a parent step) was cancelled: cancel like Ctrl-C and let
+                # the cleanups finish before propagating; a second cancel hurries.
+                if interrupted:
+                    self.shared.hurry.set()
+                interrupted = True
+                self.cancel("canceled")
+        everything.result()
+        if interrupted:
+            raise asyncio.CancelledError
+        return self._outcome()
+
+    async def _instance(self, job: Any) -> None:
+        name = job.instance.job.name
+        for need in dict.fromkeys(job.instance.job.needs):
+            await self.done[need].wait()
+        result = await self._run_gated(job)
+        self.instance_results[name].append(result)
+        if len(self.instance_results[name]) == len(self.plan.instances[name]):
+            self.results[name] = aggregate(self.instance_results[name])
+            self.done[name].set()
+
+    async def _run_gated(self, job: Any) -> JobResult:
+        strategy = job.instance.job.strategy
+        limit = job.max_parallel if strategy is not None else None
+        if not limit:
+            return await job.run()
+        sem = self.matrix_slots.setdefault(job.instance.job.name, asyncio.Semaphore(limit))
+        async with sem:
+            return await job.run()
+
+    def matrix_failed(self, job_name: str, failed_key: str) -> None:
+        """fail-fast: one instance failed, so its running and pending siblings are canceled."""
+        for job in list(self.live.values()):
+            if job.instance.job.name == job_name and job.key != failed_key:
+                job.cancel("fail-fast", stop=True)
+
+    def ancestors_view(self, instance: JobInstance) -> st.StatusView:
+        """For a job's ``if``: did any job it needs (transitively) fail or get canceled?"""
+        failed = canceled = False
+        seen: set[str] = set()
+        stack = list(instance.job.needs)
+        while stack:
+            name = stack.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            result = self.results.get(name)
+            if result is not None:
+                failed |= result.status == st.FAILED
+                canceled |= result.status == st.CANCELED
+            stack.extend(self.workflow.jobs[name].needs)
+        return st.StatusView(failed=failed, canceled=canceled or self.cancelled)
+
+    def job_view(self, name: str) -> dict[str, Any]:
+        """``needs.<name>``: its outputs, result and steps (live when it is still running)."""
+        result = self.results.get(name)
+        if result is None:
+            for job in self.live.values():
+                if job.instance.job.name == name:
+                    return job.view()
+            return {"outputs": {}, "result": None, "steps": {}}
+        return {"outputs": result.outputs, "result": _result_word(result.status), "steps": result.steps}
+
+    def record_failure(self, job: str, step: str, message: str | None, log: str | None) -> None:
+        self.failures.append((job, step, message, log))
+
+    def job_changed(self, key: str, status: str, reason: str | None = None) -> None:
+        self.emit(JobChanged(key, status, reason))
+
+    def _outcome(self) -> RunOutcome:
+        statuses = [r.status for r in self.results.values()]
+        if self.cancelled and self.cancel_reason != "timeout":
+            status, code = st.CANCELED, 130
+        elif st.FAILED in statuses or self.cancel_reason == "timeout":
+            status, code = st.FAILED, 1
+        else:
+            status, code = st.COMPLETED, 0
+        outputs: dict[str, str] = {}
+        for name in self.plan.order:
+            result = self.results.get(name)
+            if result is not None:
+                outputs.update(result.outputs)
+        duration = time.monotonic() - self.started
+        if not self.prefix:
+            self.emit(RunFinished(status, code, duration, tuple(self.failures)))
+        return RunOutcome(status, code, dict(self.results), list(self.failures), outputs, duration)
+
+
+def _result_word(status: str) -> str:
+    return {st.COMPLETED: "success", st.FAILED: "failure", st.CANCELED: "cancelled", st.SKIPPED: "skipped"}.get(status, status)
+
+
+def aggregate(results: list[JobResult]) -> JobResult:
+    """One result for a matrix job: failed if any instance failed, then canceled, skipped only if all were."""
+    statuses = [r.status for r in results]
+    if st.FAILED in statuses:
+        status = st.FAILED
+    elif st.CANCELED in statuses:
+        status = st.CANCELED
+    elif all(s == st.SKIPPED for s in statuses):
+        status = st.SKIPPED
+    else:
+        status = st.COMPLETED
+    outputs: dict[str, str] = {}
+    steps: dict[str, dict[str, Any]] = {}
+    for r in results:
+        outputs.update(r.outputs)
+        steps.update(r.steps)
+    reason = next((r.reason for r in results if r.reason), None)
+    return JobResult(status, outputs, steps, reason)

@@ -1,0 +1,143 @@
+"""Errors a user can cause, each carrying where in their files it happened.
+
+Hierarchy (everything a user can fix is a WorkflowError; the CLI prints it as one
+line ``file:line:col: message`` and exits 2; anything else is a bug and keeps its
+traceback)::
+
+    WorkflowError
+    ├── LoadError          malformed YAML, unreadable file
+    ├── SchemaError        a key or value the workflow schema rejects
+    ├── ExpressionError    ${{ }} syntax, unknown function/context, evaluation failure
+    ├── InputError         a missing, mistyped or out-of-range input value
+    ├── GraphError         unknown needs, cycles, bad matrix
+    ├── UsesError          a uses: target that cannot be found or escapes its path
+    └── TargetError        a host that cannot be reached or refuses us
+    ErrorGroup             several WorkflowErrors reported together (validation)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A 1-based position in a user's file (or an input path when file is a path like ``inputs.json``)."""
+
+    file: str | None
+    line: int | None = None
+    col: int | None = None
+
+    def __str__(self) -> str:
+        parts = [self.file or "<string>"]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.col is not None:
+                parts.append(str(self.col))
+        return ":".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class ScalarOrigin:
+    """Where a YAML string scalar's text begins, so an offset inside it maps back to the file.
+
+    Block scalars (``|``/``>``) start on the line after their indicator and every
+    line is indented by ``block_indent`` columns that the loader stripped; flow
+    scalars start at (line, col), shifted by one for a quote character.
+    """
+
+    file: str | None
+    line: int
+    col: int
+    block_indent: int | None = None
+    quoted: bool = False
+
+    def locate(self, text: str, offset: int) -> Location:
+        before = text[:offset]
+        newlines = before.count("\n")
+        col_in_line = offset - (before.rfind("\n") + 1)
+        if self.block_indent is not None:
+            return Location(self.file, self.line + 1 + newlines, self.block_indent + 1 + col_in_line)
+        if newlines == 0:
+            return Location(self.file, self.line, self.col + col_in_line + (1 if self.quoted else 0))
+        return Location(self.file, self.line + newlines, col_in_line + 1)
+
+    @property
+    def location(self) -> Location:
+        return Location(self.file, self.line, self.col)
+
+
+class WorkflowError(Exception):
+    """An error the user can fix; rendered as ``location: message``."""
+
+    def __init__(self, message: str, *, location: Location | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+    def __str__(self) -> str:
+        if self.location is None:
+            return self.message
+        return f"{self.location}: {self.message}"
+
+
+class LoadError(WorkflowError):
+    pass
+
+
+class SchemaError(WorkflowError):
+    pass
+
+
+class ExpressionError(WorkflowError):
+    pass
+
+
+class InputError(WorkflowError):
+    pass
+
+
+class GraphError(WorkflowError):
+    pass
+
+
+class UsesError(WorkflowError):
+    pass
+
+
+class TargetError(WorkflowError):
+    pass
+
+
+class ErrorGroup(WorkflowError):
+    """Several independent mistakes, so the user can fix them in one go."""
+
+    def __init__(self, errors: list[WorkflowError]) -> None:
+        self.errors = sorted(errors, key=_sort_key)
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+    def __str__(self) -> str:
+        return "\n".join(str(e) for e in self.errors)
+
+
+def _sort_key(err: WorkflowError) -> tuple:
+    loc = err.location
+    if loc is None:
+        return ("", 0, 0)
+    return (loc.file or "", loc.line or 0, loc.col or 0)
+
+
+def raise_all(errors: list[WorkflowError]) -> None:
+    """Raise nothing, the single error, or an ErrorGroup of all of them."""
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ErrorGroup(errors)
+
+
+def did_you_mean(word: str, choices) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or '' when nothing is close."""
+    import difflib
+
+    match = difflib.get_close_matches(word, [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean '{match[0]}'?)" if match else ""

@@ -1,0 +1,274 @@
+"""The parsed workflow: frozen dataclasses that keep where each part came from.
+
+Every string that holds ``${{ }}``/``$<< >>`` is compiled here, once, into an
+``expressions.Template``; everything else stays plain YAML data. The model is
+never written to while running — run state lives in the engine and the run
+directory — so one Workflow can be planned and run many times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workflow_runner.errors import Location, SchemaError, WorkflowError
+from workflow_runner.expressions import ExpressionError, compile_string, contains_expression
+from workflow_runner.loader import YList, YMap, location_of
+
+Value = Any
+"""Plain YAML data in which strings with expressions are Templates."""
+
+
+@dataclass(frozen=True, slots=True)
+class SSHSpec:
+    remote_host: Value
+    jump_host: Value = None
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    max_retries: Value = 0
+    interval: Value = 0
+    timeout: Value = None
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    index: int
+    name: str
+    id: str | None
+    run: Value
+    uses: str | None
+    with_: Value
+    env: dict[str, Value]
+    if_: Value
+    working_directory: Value
+    ssh: SSHSpec | None
+    cleanup: Value
+    early_cancel: Value
+    retry: Retry | None
+    timeout: Value
+    ignore_errors: Value
+    path: tuple
+    loc: Location
+
+    @property
+    def key(self) -> str:
+        """A stable short name for logs and files: the id, else the 1-based index."""
+        return self.id or str(self.index + 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Strategy:
+    matrix: Value
+    max_parallel: Value = None
+    fail_fast: Value = True
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    cpus: Value = None
+    memory: Value = None
+    gpus: Value = None
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    name: str
+    steps: tuple[Step, ...]
+    needs: tuple[str, ...]
+    if_: Value
+    ssh: SSHSpec | None
+    working_directory: Value
+    env: dict[str, Value]
+    outputs: dict[str, Value] | None
+    strategy: Strategy | None
+    timeout: Value
+    resources: Resources | None
+    path: tuple
+    loc: Location
+
+
+@dataclass(frozen=True)
+class Workflow:
+    path: Path | None
+    name: str
+    jobs: dict[str, Job]
+    inputs: dict[str, Any]
+    """Compiled input definitions (on.execute.inputs)."""
+    env: dict[str, Value]
+    sessions: dict[str, Any]
+    configurations: dict[str, Any]
+    timeout: Value
+    outputs: dict[str, Value]
+    """Action definitions may map output names to expressions over their jobs' needs."""
+    builtin: str | None
+    """Set by ``wfrun: {builtin: NAME}`` in a marketplace definition: run Python, not the jobs."""
+    tree: YMap = field(repr=False)
+    """The loaded YAML, for locating anything by path."""
+
+    def locate(self, path: tuple | list, *, key: bool = False) -> Location | None:
+        return location_of(self.tree, path, key=key)
+
+    @property
+    def file(self) -> str:
+        return str(self.path) if self.path else "<string>"
+
+
+def build(tree: YMap, path: Path | None) -> tuple[Workflow, list[WorkflowError]]:
+    """Model of a schema-valid tree, plus every structural/expression error found on the way."""
+    b = _Builder(tree)
+    jobs = {name: b.job(name, spec) for name, spec in (tree.get("jobs") or {}).items()}
+    on = tree.get("on") or {}
+    execute = on.get("execute") if isinstance(on, dict) else None
+    inputs = (execute or {}).get("inputs") or {}
+    meta = tree.get("wfrun") or {}
+    wf = Workflow(
+        path=path,
+        name=str(tree.get("name") or (path.stem if path else "workflow")),
+        jobs=jobs,
+        inputs=b.compile(inputs, ("on", "execute", "inputs")),
+        env=b.compile(tree.get("env") or {}, ("env",)),
+        sessions=b.compile(tree.get("sessions") or {}, ("sessions",)),
+        configurations=dict(tree.get("configurations") or {}),
+        timeout=b.compile(tree.get("timeout"), ("timeout",)),
+        outputs=b.compile(tree.get("outputs") or {}, ("outputs",)),
+        builtin=meta.get("builtin") if isinstance(meta, dict) else None,
+        tree=tree,
+    )
+    return wf, b.errors
+
+
+class _Builder:
+    def __init__(self, tree: YMap) -> None:
+        self.tree = tree
+        self.errors: list[WorkflowError] = []
+
+    def loc(self, path: tuple) -> Location:
+        return location_of(self.tree, path) or self.tree.loc
+
+    def compile(self, value: Any, path: tuple) -> Value:
+        """Copy of ``value`` with every expression string compiled (errors collected, not raised)."""
+        if isinstance(value, YMap):
+            return {k: self._compile_item(value, k, v, path) for k, v in value.items()}
+        if isinstance(value, YList):
+            return [self._compile_item(value, i, v, path) for i, v in enumerate(value)]
+        if isinstance(value, str) and contains_expression(value):
+            return self._compile_string(value, None)
+        return value
+
+    def _compile_item(self, container: YMap | YList, key: Any, value: Any, path: tuple) -> Value:
+        if isinstance(value, str):
+            if not contains_expression(value):
+                return value
+            return self._compile_string(value, container.origins.get(key))
+        if isinstance(value, (YMap, YList)):
+            return self.compile(value, path + (key,))
+        return value
+
+    def _compile_string(self, text: str, origin: Any) -> Value:
+        try:
+            return compile_string(text, origin=origin)
+        except ExpressionError as exc:
+            self.errors.append(exc)
+            return text
+
+    def job(self, name: str, spec: YMap) -> Job:
+        path = ("jobs", name)
+        needs = spec.get("needs") or []
+        if isinstance(needs, str):
+            needs = [needs]
+        steps = tuple(self.step(path, i, s) for i, s in enumerate(spec.get("steps") or []))
+        self._check_step_ids(path, steps)
+        strategy = spec.get("strategy")
+        resources = spec.get("resources")
+        return Job(
+            name=name,
+            steps=steps,
+            needs=tuple(str(n) for n in needs),
+            if_=self._item(spec, "if", path),
+            ssh=self.ssh(spec.get("ssh"), path + ("ssh",)),
+            working_directory=self._item(spec, "working-directory", path),
+            env=self._item(spec, "env", path) or {},
+            outputs=self._item(spec, "outputs", path),
+            strategy=Strategy(
+                matrix=self._item(strategy, "matrix", path + ("strategy",)),
+                max_parallel=self._item(strategy, "max-parallel", path + ("strategy",)),
+                fail_fast=self._item(strategy, "fail-fast", path + ("strategy",), True),
+            )
+            if isinstance(strategy, YMap)
+            else None,
+            timeout=self._item(spec, "timeout", path),
+            resources=Resources(**{k: self._item(resources, k, path + ("resources",)) for k in ("cpus", "memory", "gpus")})
+            if isinstance(resources, YMap)
+            else None,
+            path=path,
+            loc=self.loc(path),
+        )
+
+    def _item(self, spec: Any, key: str, path: tuple, default: Any = None) -> Value:
+        if not isinstance(spec, YMap) or key not in spec:
+            return default
+        return self._compile_item(spec, key, spec[key], path)
+
+    def ssh(self, spec: Any, path: tuple) -> SSHSpec | None:
+        if not isinstance(spec, YMap):
+            return None
+        return SSHSpec(self._item(spec, "remoteHost", path), self._item(spec, "jumpNodeHost", path))
+
+    def step(self, job_path: tuple, index: int, spec: YMap) -> Step:
+        path = job_path + ("steps", index)
+        has_run, has_uses = "run" in spec, "uses" in spec
+        if has_run == has_uses:
+            what = "both 'run' and 'uses'" if has_run else "neither 'run' nor 'uses'"
+            self.errors.append(SchemaError(f"step {index + 1} of job '{job_path[1]}' has {what}; give exactly one", location=self.loc(path)))
+        retry = spec.get("retry")
+        uses = spec.get("uses")
+        name = spec.get("name") or spec.get("id") or (f"uses {uses}" if uses else _first_line(spec.get("run")))
+        return Step(
+            index=index,
+            name=str(name),
+            id=spec.get("id"),
+            run=self._item(spec, "run", path),
+            uses=uses if isinstance(uses, str) else None,
+            with_=self._item(spec, "with", path) or {},
+            env=self._item(spec, "env", path) or {},
+            if_=self._item(spec, "if", path),
+            working_directory=self._item(spec, "working-directory", path),
+            ssh=self.ssh(spec.get("ssh"), path + ("ssh",)),
+            cleanup=self._item(spec, "cleanup", path),
+            early_cancel=self._item(spec, "early-cancel", path),
+            retry=Retry(
+                max_retries=self._item(retry, "max-retries", path + ("retry",), 0),
+                interval=self._item(retry, "interval", path + ("retry",), 0),
+                timeout=self._item(retry, "timeout", path + ("retry",)),
+            )
+            if isinstance(retry, YMap)
+            else None,
+            timeout=self._item(spec, "timeout", path),
+            ignore_errors=self._item(spec, "ignore-errors", path, False),
+            path=path,
+            loc=self.loc(path),
+        )
+
+    def _check_step_ids(self, job_path: tuple, steps: tuple[Step, ...]) -> None:
+        seen: set[str] = set()
+        for step in steps:
+            if step.id is None:
+                continue
+            if step.id in seen:
+                self.errors.append(
+                    SchemaError(f"duplicate step id '{step.id}' in job '{job_path[1]}'", location=self.loc(step.path + ("id",)))
+                )
+            seen.add(step.id)
+
+
+def _first_line(text: Any) -> str:
+    if not isinstance(text, str):
+        return "run"
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            return line if len(line) <= 40 else line[:37] + "..."
+    return "run"

@@ -1,0 +1,1 @@
+"""Where a run's state lives: its directory (logs, outputs, events)."""

@@ -1,0 +1,74 @@
+"""The run directory: one per run, numbered like the platform's job directories.
+
+Layout (``$WFRUN_HOME`` defaults to ``~/.wfrun``)::
+
+    $WFRUN_HOME/jobs/<workflow>/<NNNNN>/
+        run.json                 summary written at the end (status, jobs, steps, failures)
+        events.jsonl             every engine event, one JSON object per line (--json streams the same)
+        logs/<job>/<NN>-<step>.log           combined stdout/stderr of each step (and .cleanup.log)
+        outputs/<job>/<NN>-<step>.<attempt>  what the step wrote to $OUTPUTS
+
+On a remote host the same layout lives under ``~/pw/jobs/<workflow>/<NNNNN>``,
+the platform's own place for job directories.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def wfrun_home() -> Path:
+    return Path(os.environ.get("WFRUN_HOME") or Path.home() / ".wfrun")
+
+
+def safe_name(text: str) -> str:
+    """A path component made from a job or step name (no '/', no '..')."""
+    cleaned = _UNSAFE.sub("_", text).strip("._") or "_"
+    return cleaned[:80]
+
+
+@dataclass(frozen=True)
+class RunDir:
+    root: Path
+    number: int
+    workflow: str
+
+    @classmethod
+    def allocate(cls, workflow: str, home: Path | None = None) -> "RunDir":
+        """Create the next numbered directory; mkdir is the lock, so concurrent runs never share one."""
+        base = (home or wfrun_home()) / "jobs" / safe_name(workflow)
+        base.mkdir(parents=True, exist_ok=True)
+        existing = [int(p.name) for p in base.iterdir() if p.name.isdigit()]
+        number = max(existing, default=0) + 1
+        while True:
+            root = base / f"{number:05d}"
+            try:
+                root.mkdir()
+                return cls(root, number, workflow)
+            except FileExistsError:
+                number += 1
+
+    def child(self, name: str) -> "RunDir":
+        """The directory of a sub-workflow run inside this one (same number)."""
+        root = self.root / "sub" / safe_name(name)
+        root.mkdir(parents=True, exist_ok=True)
+        return RunDir(root, self.number, self.workflow)
+
+    def step_file(self, kind: str, job: str, index: int, step: str, suffix: str) -> Path:
+        folder = self.root / kind / safe_name(job)
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{index + 1:02d}-{safe_name(step)}{suffix}"
+
+    def remote_root(self, home: str) -> str:
+        return f"{home.rstrip('/')}/pw/jobs/{safe_name(self.workflow)}/{self.number:05d}" + self._sub_suffix()
+
+    def _sub_suffix(self) -> str:
+        parts = self.root.parts
+        if "sub" in parts:
+            return "/" + "/".join(parts[parts.index("sub") :])
+        return ""

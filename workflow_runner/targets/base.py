@@ -1,0 +1,71 @@
+"""The one interface the engine uses to run a command somewhere.
+
+A target is where a step's bash script runs: this machine (``local``) or a host
+reached over SSH (``ssh``). Batch schedulers sit on top of a target (they run
+``sbatch``/``squeue`` through it). The shape copies asyncio.subprocess's
+vocabulary so nothing new has to be learned, and is small enough to fake in a
+unit test.
+
+Cancellation is asyncio cancellation: the engine cancels the task awaiting
+``run``; the target then sends SIGTERM to the command's whole process group,
+waits up to ``StepCommand.grace`` seconds (or until ``hurry`` is set, e.g. by a
+second Ctrl-C), sends SIGKILL, and re-raises CancelledError. A target never
+leaves a process behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+OutputCallback = Callable[[str], None]
+"""Called with each line of the command's combined stdout/stderr, without its newline."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepCommand:
+    script: str
+    """Bash script text, run unchanged (quotes, $, heredocs and non-ASCII included)."""
+    env: dict[str, str]
+    """Variables added to the target's own environment (PW_*, OUTPUTS, workflow/job/step env)."""
+    cwd: str
+    """Absolute working directory on the target; created if missing."""
+    outputs_file: str
+    """Path of $OUTPUTS on the target; read back into StepResult.outputs_text."""
+    grace: float = 10.0
+    hurry: asyncio.Event | None = None
+    """When set during a cancel, skip the rest of the grace period."""
+    shell: tuple[str, ...] = ("bash",)
+
+
+@dataclass(slots=True)
+class StepResult:
+    exit_code: int
+    """The script's exit status; -N when killed by signal N (subprocess convention)."""
+    outputs_text: str = ""
+    """What the step wrote to $OUTPUTS (parsed by engine.outputs)."""
+    message: str | None = None
+    """Why the step failed when it is not the script's own doing (e.g. connection lost)."""
+
+
+class Target(Protocol):
+    name: str
+    """Shown in logs: 'local' or 'user@host:port'."""
+
+    async def run(self, command: StepCommand, on_output: OutputCallback) -> StepResult: ...
+
+    async def home(self) -> str:
+        """The home directory on the target, for expanding ~ and locating run dirs."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+@dataclass
+class TargetStats:
+    """Counters a target keeps for benchmarks and the run summary."""
+
+    commands: int = 0
+    retries: int = 0
+    extra: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Terminal and machine-readable views of a run."""

@@ -1,0 +1,206 @@
+"""What a person (or a program) sees while a run goes on.
+
+- ``LiveReporter`` (a terminal): a rich live panel of jobs — waiting, running,
+  passed, failed, skipped — with step output streamed above it, prefixed by
+  ``job/step``.
+- ``PlainReporter`` (a pipe or file, or ``--no-live``): the same lines without
+  the panel, cheap enough for 10,000-job runs.
+- ``JsonReporter`` (``--json``): one JSON object per event on stdout.
+- ``quiet``: only the final summary.
+Every reporter also feeds ``RunRecorder``, which keeps ``events.jsonl`` and
+``run.json`` in the run directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from workflow_runner.engine import status as st
+from workflow_runner.engine.events import (
+    Event, JobChanged, RunFinished, RunStarted, StepAnnotation, StepFinished, StepOutput, StepStarted,
+)
+
+ICONS = {st.COMPLETED: "✓", st.FAILED: "✗", st.SKIPPED: "-", st.CANCELED: "⊘", st.RUNNING: "▶", st.BLOCKED: "…"}
+COLORS = {st.COMPLETED: "green", st.FAILED: "red", st.SKIPPED: "dim", st.CANCELED: "yellow", st.RUNNING: "cyan", st.BLOCKED: "dim"}
+LEVEL_COLORS = {"error": "red", "warning": "yellow", "notice": "blue", "debug": "dim"}
+
+
+def event_dict(event: Event) -> dict[str, Any]:
+    data = dataclasses.asdict(event)
+    data["event"] = type(event).__name__
+    return data
+
+
+class RunRecorder:
+    """events.jsonl while running; run.json (statuses, failures, logs) at the end."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.events = open(run_dir / "events.jsonl", "a", encoding="utf-8")
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.meta: dict[str, Any] = {}
+
+    def emit(self, event: Event) -> None:
+        record = event_dict(event)
+        record["time"] = round(time.time(), 3)
+        self.events.write(json.dumps(record) + "\n")
+        if isinstance(event, RunStarted):
+            self.meta = {"run_id": event.run_id, "workflow": event.workflow, "run_dir": event.run_dir, "started": record["time"]}
+            for job in event.jobs:
+                self.jobs[job] = {"status": st.BLOCKED, "steps": []}
+        elif isinstance(event, JobChanged):
+            self.jobs.setdefault(event.job, {"status": st.BLOCKED, "steps": []}).update(status=event.status, reason=event.reason)
+        elif isinstance(event, StepFinished):
+            job = self.jobs.setdefault(event.job, {"status": st.RUNNING, "steps": []})
+            job["steps"].append({"name": event.step, "status": event.status, "exit_code": event.exit_code,
+                                 "duration": round(event.duration, 3), "log": event.log, "message": event.message})
+        elif isinstance(event, RunFinished):
+            self.meta.update(status=event.status, exit_code=event.exit_code, duration=round(event.duration, 3),
+                             finished=record["time"], failures=[list(f) for f in event.failures])
+            self.events.close()
+            (self.run_dir / "run.json").write_text(json.dumps({**self.meta, "jobs": self.jobs}, indent=2))
+
+
+class Fanout:
+    def __init__(self, *reporters: Any) -> None:
+        self.reporters = [r for r in reporters if r is not None]
+
+    def emit(self, event: Event) -> None:
+        for reporter in self.reporters:
+            reporter.emit(event)
+
+
+class PlainReporter:
+    """Prefixed lines; colours only on a terminal."""
+
+    def __init__(self, out: TextIO = sys.stdout, *, color: bool | None = None, quiet: bool = False) -> None:
+        self.out = out
+        self.color = out.isatty() if color is None else color
+        self.quiet = quiet
+        self.job_status: dict[str, str] = {}
+
+    def paint(self, text: str, color: str) -> str:
+        if not self.color:
+            return text
+        codes = {"green": "32", "red": "31", "yellow": "33", "cyan": "36", "blue": "34", "dim": "2", "bold": "1"}
+        return f"\033[{codes[color]}m{text}\033[0m"
+
+    def write(self, text: str) -> None:
+        self.out.write(text + "\n")
+
+    def emit(self, event: Event) -> None:
+        if isinstance(event, RunFinished):
+            self.write(summary_text(event, self.job_status, self.paint))
+            self.out.flush()
+            return
+        if isinstance(event, JobChanged):
+            self.job_status[event.job] = event.status
+        if self.quiet:
+            return
+        line = self.render(event)
+        if line is not None:
+            self.write(line)
+
+    def render(self, event: Event) -> str | None:
+        if isinstance(event, RunStarted):
+            return self.paint(f"wfrun: run {event.run_id} of {event.workflow} ({len(event.jobs)} jobs) in {event.run_dir}", "bold")
+        if isinstance(event, StepOutput):
+            return f"{self.paint(f'[{event.job}/{event.step}]', 'dim')} {event.line}"
+        if isinstance(event, StepAnnotation):
+            if event.level in ("group", "endgroup"):
+                return self.paint(f"[{event.job}/{event.step}] {'▼ ' + event.message if event.level == 'group' else '▲'}", "dim")
+            title = f"{event.title}: " if event.title else ""
+            return self.paint(f"[{event.job}/{event.step}] {event.level.upper()}: {title}{event.message}", LEVEL_COLORS.get(event.level, "bold"))
+        if isinstance(event, JobChanged):
+            if event.status == st.RUNNING:
+                return None
+            why = f": {event.reason}" if event.reason and event.status != st.COMPLETED else ""
+            return self.paint(f"{ICONS.get(event.status, '?')} job {event.job} {event.status}{why}", COLORS.get(event.status, "bold"))
+        if isinstance(event, StepFinished):
+            if event.status == st.SKIPPED:
+                return None
+            extra = f": {event.message}" if event.message else ""
+            took = f" ({event.duration:.2f}s)"
+            return self.paint(f"  {ICONS.get(event.status, '?')} {event.job}/{event.step}{took}{extra}", COLORS.get(event.status, "bold"))
+        return None
+
+
+def summary_text(event: RunFinished, job_status: dict[str, str], paint: Any) -> str:
+    counts: dict[str, int] = {}
+    for status in job_status.values():
+        counts[status] = counts.get(status, 0) + 1
+    parts = [f"{counts[s]} {s}" for s in (st.COMPLETED, st.FAILED, st.CANCELED, st.SKIPPED) if counts.get(s)]
+    color = COLORS.get(event.status, "bold")
+    lines = [paint(f"Run {event.status} in {event.duration:.2f}s: " + (", ".join(parts) or "no jobs"), color)]
+    for job, step, message, log in event.failures:
+        lines.append(paint(f"  ✗ {job} / {step}: {message or 'failed'}", "red"))
+        if log:
+            lines.append(f"    log: {log}")
+    return "\n".join(lines)
+
+
+class JsonReporter:
+    def __init__(self, out: TextIO = sys.stdout) -> None:
+        self.out = out
+
+    def emit(self, event: Event) -> None:
+        self.out.write(json.dumps(event_dict(event)) + "\n")
+        if isinstance(event, RunFinished):
+            self.out.flush()
+
+
+class LiveReporter(PlainReporter):
+    """A rich live panel of jobs at the bottom of the terminal, output lines scrolling above."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console()
+        super().__init__(sys.stdout, color=True)
+        self.running: dict[str, str] = {}
+        self.started: dict[str, float] = {}
+        self.total = 0
+        self.live: Any = None
+
+    def write(self, text: str) -> None:
+        from rich.text import Text
+
+        self.console.print(Text.from_ansi(text), soft_wrap=True)
+
+    def emit(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            from rich.live import Live
+
+            self.total = len(event.jobs)
+            self.live = Live(self._panel(), console=self.console, refresh_per_second=4, transient=True, get_renderable=self._panel)
+            self.live.start()
+        elif isinstance(event, StepStarted):
+            self.running[event.job] = event.step
+            self.started.setdefault(event.job, time.monotonic())
+        elif isinstance(event, JobChanged) and event.status in st.FINAL:
+            self.running.pop(event.job, None)
+        elif isinstance(event, RunFinished) and self.live is not None:
+            self.live.stop()
+        super().emit(event)
+
+    def _panel(self) -> Any:
+        from rich.table import Table
+
+        table = Table.grid(padding=(0, 1))
+        done = {s: sum(1 for v in self.job_status.values() if v == s) for s in (st.COMPLETED, st.FAILED, st.SKIPPED, st.CANCELED)}
+        waiting = self.total - sum(done.values()) - len(self.running)
+        table.add_row(
+            f"[cyan]▶ {len(self.running)} running[/]  [dim]… {max(waiting, 0)} waiting[/]  [green]✓ {done[st.COMPLETED]}[/]  "
+            f"[red]✗ {done[st.FAILED]}[/]  [dim]- {done[st.SKIPPED]} skipped[/]  [yellow]⊘ {done[st.CANCELED]}[/]"
+        )
+        now = time.monotonic()
+        for job, step in list(self.running.items())[:12]:
+            table.add_row(f"  [cyan]▶[/] {job} / {step}  [dim]{now - self.started.get(job, now):.0f}s[/]")
+        if len(self.running) > 12:
+            table.add_row(f"  [dim]… and {len(self.running) - 12} more[/]")
+        return table

@@ -1,0 +1,53 @@
+"""The user's wfrun config: named clusters, ``org`` values, SSH defaults.
+
+``$WFRUN_CONFIG``, else ``~/.config/wfrun/config.yaml``. Example::
+
+    clusters:
+      mycluster: {ip: login.example.org, user: alice, schedulerType: slurm}
+    org:
+      HF_TOKEN: hf_...            # ${{ org.HF_TOKEN }}; masked in logs
+    ssh:
+      known_hosts: ~/.ssh/known_hosts
+      identity_files: [~/.ssh/id_ed25519]
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workflow_runner.errors import LoadError, Location
+
+
+@dataclass
+class UserConfig:
+    clusters: dict[str, Any] = field(default_factory=dict)
+    org: dict[str, Any] = field(default_factory=dict)
+    ssh: dict[str, Any] = field(default_factory=dict)
+    path: str | None = None
+
+
+def config_path() -> Path:
+    env = os.environ.get("WFRUN_CONFIG")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "wfrun" / "config.yaml"
+
+
+def load_user_config() -> UserConfig:
+    path = config_path()
+    if not path.is_file():
+        return UserConfig()
+    from workflow_runner.loader import load_file
+
+    tree = load_file(path)
+    for key in ("clusters", "org", "ssh"):
+        if key in tree and not isinstance(tree[key], dict):
+            raise LoadError(f"'{key}' must be a mapping", location=tree.value_locs.get(key) or Location(str(path)))
+    unknown = [k for k in tree if k not in ("clusters", "org", "ssh")]
+    if unknown:
+        raise LoadError(f"unknown key '{unknown[0]}' (expected clusters, org, ssh)", location=tree.key_locs.get(unknown[0]))
+    return UserConfig(dict(tree.get("clusters") or {}), dict(tree.get("org") or {}), dict(tree.get("ssh") or {}), str(path))

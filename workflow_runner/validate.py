@@ -1,0 +1,200 @@
+"""The front half of the pipeline: file → checked Workflow, with every error at once.
+
+load (YAML with positions) → schema → model (expressions compiled) → graph
+(needs, cycles) → references (a job reads only the needs it declares) → uses
+(every called definition found, loaded and checked, its ``with:`` keys known).
+Needs no network, no cluster and no input values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workflow_runner import graph, model, schema
+from workflow_runner.actions import resolve as uses_resolve
+from workflow_runner.errors import ErrorGroup, SchemaError, UsesError, WorkflowError, did_you_mean, raise_all
+from workflow_runner.expressions import Template, walk_templates
+from workflow_runner.loader import load_file
+from workflow_runner.model import Job, Workflow
+
+
+@dataclass
+class Report:
+    errors: list[WorkflowError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+_CACHE: dict[Path, Workflow] = {}
+
+
+ACTION_KEYS = ("wfrun", "version", "outputs")
+
+
+def load_workflow(path: str | Path, kind: str = "auto") -> Workflow:
+    """Load and check one file; raise WorkflowError/ErrorGroup with everything wrong in it.
+
+    ``kind`` "auto" checks a file that declares action metadata (``wfrun:``,
+    ``version:``, ``outputs:``) against the action schema, others as workflows.
+    """
+    path = Path(path)
+    key = path.resolve()
+    if key in _CACHE:
+        return _CACHE[key]
+    tree = load_file(path)
+    if kind == "auto":
+        kind = "action" if any(k in tree for k in ACTION_KEYS) else "workflow"
+    errors: list[WorkflowError] = list(schema.validate(tree, kind))
+    if errors:
+        raise_all(errors)
+    wf, model_errors = model.build(tree, path)
+    errors += model_errors
+    errors += graph.check(wf)
+    errors += check_references(wf)
+    raise_all(errors)
+    _CACHE[key] = wf
+    return wf
+
+
+def check(path: str | Path, *, deep: bool = True) -> tuple[Workflow | None, Report]:
+    """``wfrun validate``: the workflow and every definition it calls; errors collected, not raised."""
+    report = Report()
+    try:
+        wf = load_workflow(path)
+    except ErrorGroup as group:
+        report.errors += group.errors
+        return None, report
+    except WorkflowError as exc:
+        report.errors.append(exc)
+        return None, report
+    report.warnings += undeclared_inputs(wf)
+    if deep:
+        check_uses(wf, report, seen=set())
+    return wf, report
+
+
+def job_templates(job: Job) -> list[tuple[Template, str]]:
+    """Every compiled expression of a job with a label of where it sits."""
+    out: list[tuple[Template, str]] = []
+    fields: list[Any] = [job.if_, job.env, job.outputs, job.working_directory, job.timeout]
+    if job.ssh:
+        fields += [job.ssh.remote_host, job.ssh.jump_host]
+    if job.strategy:
+        fields += [job.strategy.matrix, job.strategy.max_parallel, job.strategy.fail_fast]
+    for step in job.steps:
+        fields += [step.run, step.with_, step.env, step.if_, step.working_directory, step.cleanup,
+                   step.early_cancel, step.timeout, step.ignore_errors]
+        if step.ssh:
+            fields += [step.ssh.remote_host, step.ssh.jump_host]
+        if step.retry:
+            fields += [step.retry.max_retries, step.retry.interval, step.retry.timeout]
+    for value in fields:
+        for template in walk_templates(value):
+            out.append((template, job.name))
+    return out
+
+
+def check_references(wf: Workflow) -> list[WorkflowError]:
+    """A job may read ``needs.X`` only for X in its needs (or itself); ``steps.Y`` only for its step ids."""
+    errors: list[WorkflowError] = []
+    for job in wf.jobs.values():
+        ids = {s.id for s in job.steps if s.id}
+        for template, _ in job_templates(job):
+            for path, loc in template.references():
+                if path[0] == "needs" and len(path) > 1:
+                    name = path[1]
+                    if name != job.name and name not in job.needs:
+                        if name in wf.jobs:
+                            msg = f"job '{job.name}' reads needs.{name} but '{name}' is not in its needs"
+                        else:
+                            msg = f"job '{job.name}' reads needs.{name}: no such job{did_you_mean(name, wf.jobs)}"
+                        errors.append(SchemaError(msg, location=loc or template.origin and template.origin.location))
+                    elif len(path) > 3 and path[2] == "steps":
+                        target = wf.jobs.get(name)
+                        step_ids = {s.id for s in target.steps if s.id} if target else set()
+                        if path[3] not in step_ids:
+                            msg = f"job '{name}' has no step with id '{path[3]}'{did_you_mean(path[3], step_ids)}"
+                            errors.append(SchemaError(msg, location=loc))
+                elif path[0] == "steps" and len(path) > 1 and path[1] not in ids:
+                    msg = f"job '{job.name}' has no step with id '{path[1]}'{did_you_mean(path[1], ids)}"
+                    errors.append(SchemaError(msg, location=loc))
+    return errors
+
+
+def declared_inputs(defs: dict[str, Any], prefix: tuple = ()) -> set[tuple]:
+    out: set[tuple] = set()
+    for name, spec in defs.items():
+        out.add(prefix + (name,))
+        if isinstance(spec, dict) and isinstance(spec.get("items"), dict):
+            out |= declared_inputs(spec["items"], prefix + (name,))
+    return out
+
+
+def undeclared_inputs(wf: Workflow) -> list[str]:
+    declared = {p[:1] for p in declared_inputs(wf.inputs)}
+    warnings = []
+    seen: set[str] = set()
+    for job in wf.jobs.values():
+        for template, _ in job_templates(job):
+            for path, loc in template.references():
+                if path[0] == "inputs" and len(path) > 1 and (path[1],) not in declared and path[1] not in seen:
+                    seen.add(path[1])
+                    warnings.append(f"{loc}: inputs.{path[1]} is not declared under on.execute.inputs (it will be null)")
+    return warnings
+
+
+def check_uses(wf: Workflow, report: Report, seen: set[Path]) -> None:
+    base = wf.path.parent if wf.path else Path.cwd()
+    for job in wf.jobs.values():
+        for step in job.steps:
+            if not step.uses:
+                continue
+            loc = wf.locate(step.path + ("uses",))
+            with_ = step.with_ if isinstance(step.with_, dict) else {}
+            try:
+                ref = uses_resolve.resolve(step.uses, base_dir=base, location=loc, with_=with_)
+            except UsesError as exc:
+                report.errors.append(exc)
+                continue
+            if ref.unavailable:
+                report.warnings.append(f"{loc}: {ref.unavailable}; the step will fail if it runs")
+                continue
+            if ref.path is None:
+                continue
+            try:
+                called = load_workflow(ref.path, "action" if ref.kind == "marketplace" else "workflow")
+            except ErrorGroup as group:
+                report.errors += group.errors
+                continue
+            except WorkflowError as exc:
+                report.errors.append(exc)
+                continue
+            check_with(wf, step, called, report)
+            if ref.path.resolve() not in seen:
+                seen.add(ref.path.resolve())
+                check_uses(called, report, seen)
+
+
+def check_with(wf: Workflow, step: model.Step, called: Workflow, report: Report) -> None:
+    """``with:`` keys against the called workflow's inputs: unknown → warning, required missing → error."""
+    with_ = step.with_ if isinstance(step.with_, dict) else {}
+    defs = called.inputs
+    for key in with_:
+        if key.startswith("$"):
+            continue
+        if key not in defs:
+            loc = wf.locate(step.path + ("with", key), key=True)
+            report.warnings.append(f"{loc}: '{step.uses}' has no input '{key}'{did_you_mean(key, defs)}; it is ignored")
+    for name, spec in defs.items():
+        if not isinstance(spec, dict) or name in with_:
+            continue
+        kind = spec.get("type", "string")
+        if kind in ("group", "header", "compute-clusters", "compute-resources", "list", "boolean"):
+            continue
+        if "default" in spec or spec.get("optional") is True:
+            continue
+        if any(isinstance(spec.get(a), Template) or spec.get(a) is True for a in ("hidden", "ignore", "optional")):
+            continue
+        loc = wf.locate(step.path + ("with",)) or wf.locate(step.path)
+        report.errors.append(UsesError(f"'{step.uses}' requires input '{name}' in with:", location=loc))
