@@ -180,11 +180,19 @@ def cmd_graph(args: argparse.Namespace) -> int:
         return 0
     graph = to_networkx(wf)
     if args.format == "mermaid":
+        ids: dict[str, str] = {}
+        for node in graph.nodes:  # 'a-b' and 'a_b' are different jobs: keep their ids apart
+            base = ident = _mermaid_id(node)
+            n = 1
+            while ident in ids.values():
+                n += 1
+                ident = f"{base}_{n}"
+            ids[node] = ident
         print("graph TD")
         for node in graph.nodes:
-            print(f'  {_mermaid_id(node)}["{node}"]')
+            print(f'  {ids[node]}["{node}"]')
         for a, b in graph.edges:
-            print(f"  {_mermaid_id(a)} --> {_mermaid_id(b)}")
+            print(f"  {ids[a]} --> {ids[b]}")
     else:
         print("digraph workflow {")
         print("  rankdir=LR;")
@@ -212,6 +220,9 @@ def cmd_actions(args: argparse.Namespace) -> int:
 
     if args.name:
         print(show_action(args.name))
+    elif args.show:
+        print("wfrun actions show: name the action as SLUG/VERSION, e.g. job_runner/v4.0", file=sys.stderr)
+        return 2
     else:
         print(list_actions())
     return 0

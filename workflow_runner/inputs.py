@@ -90,9 +90,12 @@ class Sources:
         for name, layer in reversed(self.layers):
             node: Any = layer
             for part in parts:
-                if not isinstance(node, dict) or part not in node:
+                if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                    node = node[int(part)]
+                elif isinstance(node, dict) and part in node:
+                    node = node[part]
+                else:
                     break
-                node = node[part]
             else:
                 return name
         return "inputs"
@@ -138,7 +141,10 @@ class _Resolver:
         self.clusters = clusters
         self.strict = strict
         self.errors: list[WorkflowError] = []
+        self.errored: set[str] = set()
         self.result = ResolvedInputs(values={})
+        self.current: dict[str, Any] = {}
+        """The whole inputs tree of the previous pass: what expressions in definitions see."""
 
     # -- definitions walk -------------------------------------------------
 
@@ -146,11 +152,13 @@ class _Resolver:
         defs = self.wf.inputs
         values: dict[str, Any] = {}
         for _ in range(12):  # defaults over other inputs: iterate to a fixed point
-            self.errors = []
+            self.errors, self.errored, self.result.secrets = [], set(), []
+            self.current = values
             new = self._group(defs, self.user, values, (), ("on", "execute", "inputs"))
             if new == values:
                 break
             values = new
+        self.current = values
         self.result.values = self._apply_visibility(defs, values, (), ("on", "execute", "inputs"))
         self._warn_unknown(defs, self.user, ())
         if self.errors:
@@ -187,6 +195,8 @@ class _Resolver:
             default = self._eval(default, current, {}, def_path + ("default",))
         if default is None and kind in RESOURCE_TYPES:
             return local_resource()
+        if default is None and "default" not in spec and kind in _EMPTY:
+            return copy.deepcopy(_EMPTY[kind])
         if default is None:
             return None
         return self._coerce(default, spec, path, def_path, from_default=True)
@@ -202,7 +212,7 @@ class _Resolver:
         except _Bad as bad:
             self._error(path, str(bad), from_default=from_default, def_path=def_path)
             return None
-        if kind == "password" and isinstance(out, str) and out:
+        if kind == "password" and isinstance(out, str) and out and out not in self.result.secrets:
             self.result.secrets.append(out)
         self._check_range(out, spec, path, def_path, from_default)
         return out
@@ -213,7 +223,7 @@ class _Resolver:
         for bound, ok in (("min", lambda v, b: v >= b), ("max", lambda v, b: v <= b)):
             limit = spec.get(bound)
             if isinstance(limit, Template):
-                limit = self._eval(limit, self.result.values, {}, def_path + (bound,))
+                limit = self._eval(limit, self.current, {}, def_path + (bound,))
             if isinstance(limit, (int, float)) and not isinstance(limit, bool) and not ok(value, limit):
                 word = "at least" if bound == "min" else "at most"
                 self._error(path, f"must be {word} {_num(limit)}, got {_num(value)}", from_default=from_default, def_path=def_path)
@@ -229,7 +239,7 @@ class _Resolver:
             attrs: dict[str, Any] = {}
             for attr in ("hidden", "optional", "ignore"):
                 raw = spec.get(attr, False)
-                attrs[attr] = bool(self._eval(raw, values, attrs, dp + (attr,))) if isinstance(raw, Template) else bool(raw)
+                attrs[attr] = bool(self._eval(raw, self.current, attrs, dp + (attr,))) if isinstance(raw, Template) else bool(raw)
             dotted = ".".join(p)
             if attrs["ignore"]:
                 self.result.ignored.append(dotted)
@@ -239,7 +249,7 @@ class _Resolver:
             value = values[name]
             if spec.get("type") == "group" and isinstance(value, dict):
                 value = self._apply_visibility(spec.get("items") or {}, value, p, dp + ("items",))
-            elif value is None and self.strict and not attrs["optional"] and not attrs["hidden"]:
+            elif value is None and self.strict and not attrs["optional"] and not attrs["hidden"] and dotted not in self.errored:
                 self._error(p, "is required but has no value", missing=True, def_path=dp)
             out[name] = value
         return out
@@ -256,6 +266,7 @@ class _Resolver:
 
     def _error(self, path: tuple, message: str, *, missing: bool = False, from_default: bool = False, def_path: tuple = ()) -> None:
         dotted = ".".join(path)
+        self.errored.add(dotted)
         if missing:
             msg = f"input '{dotted}' {message} (set it in --inputs FILE or with --set {dotted}=VALUE)"
             self.errors.append(InputError(msg, location=self.wf.locate(def_path, key=True)))
@@ -283,6 +294,8 @@ class _Bad(Exception):
 
 
 _ABSENT = object()
+_EMPTY: dict[str, Any] = {"boolean": False, "list": []}
+"""Values of inputs declared without a default that need none (an unchecked box, no rows)."""
 
 
 def _describe(value: Any) -> str:
@@ -321,7 +334,7 @@ def _coerce_number(r: _Resolver, value: Any, spec: dict, path: tuple, def_path: 
         raise _Bad(f"must be {'an integer' if integer else 'a number'}, got {_describe(value)}")
     if isinstance(value, str):
         try:
-            value = float(value.strip()) if any(c in value for c in ".eE") or value.strip().lower() in ("nan", "inf") else int(value.strip(), 0)
+            value = float(value.strip()) if any(c in value for c in ".eE") or value.strip().lower() in ("nan", "inf") else int(value.strip())
         except ValueError:
             raise _Bad(f"must be {'an integer' if integer else 'a number'}, got {_describe(value)}") from None
     if isinstance(value, float) and value.is_integer():
@@ -376,7 +389,12 @@ def _coerce_choice(r: _Resolver, value: Any, spec: dict, path: tuple, def_path: 
 
 
 def _coerce_multi(r: _Resolver, value: Any, spec: dict, path: tuple, def_path: tuple) -> Any:
-    if isinstance(value, str):
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise _Bad(f"must be a list of choices, got {_describe(value)}") from None
+    elif isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
     if not isinstance(value, list):
         raise _Bad(f"must be a list of choices, got {_describe(value)}")
@@ -401,7 +419,7 @@ def _coerce_list(r: _Resolver, value: Any, spec: dict, path: tuple, def_path: tu
         if single:
             out.append(r._coerce(item, template, item_path, def_path + ("template",)))
         else:
-            out.append(r._group(template, item if isinstance(item, dict) else {}, r.result.values, item_path, def_path + ("template",)))
+            out.append(r._group(template, item if isinstance(item, dict) else {}, r.current, item_path, def_path + ("template",)))
     return out
 
 
@@ -475,16 +493,23 @@ def load_values_file(path: str) -> dict[str, Any]:
         text = open(path, encoding="utf-8").read()
     except OSError as exc:
         raise InputError(f"cannot read inputs file: {exc.strerror}", location=Location(path)) from None
+    not_a_mapping = "the inputs file must hold a mapping of input names to values"
     if not text.strip():
         return {}
     try:
         data = json.loads(text)
-    except ValueError:
+    except json.JSONDecodeError as exc:
+        if path.lower().endswith(".json"):
+            raise InputError(f"invalid JSON: {exc.msg}", location=Location(path, exc.lineno, exc.colno)) from None
         try:
             data = load_text(text, path)
         except LoadError as exc:
+            if exc.message.startswith("the file is empty"):  # only comments or '---'
+                return {}
+            if exc.message.startswith("the top level must be a mapping"):
+                raise InputError(not_a_mapping, location=exc.location) from None
             raise InputError(exc.message, location=exc.location) from None
         data = json.loads(json.dumps(data))
     if not isinstance(data, dict):
-        raise InputError("the inputs file must hold a mapping of input names to values", location=Location(path))
+        raise InputError(not_a_mapping, location=Location(path))
     return data

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workflow_runner.errors import Location, SchemaError, WorkflowError
+from workflow_runner.errors import Location, ScalarOrigin, SchemaError, WorkflowError
 from workflow_runner.expressions import ExpressionError, compile_string, contains_expression
 from workflow_runner.loader import YList, YMap, location_of
 
@@ -187,7 +187,7 @@ class _Builder:
             name=name,
             steps=steps,
             needs=tuple(str(n) for n in needs),
-            if_=self._item(spec, "if", path),
+            if_=self.condition(spec, path),
             ssh=self.ssh(spec.get("ssh"), path + ("ssh",)),
             working_directory=self._item(spec, "working-directory", path),
             env=self._item(spec, "env", path) or {},
@@ -212,6 +212,16 @@ class _Builder:
             return default
         return self._compile_item(spec, key, spec[key], path)
 
+    def condition(self, spec: YMap, path: tuple) -> Value:
+        """``if:`` is an expression even without ``${{ }}`` (``if: failure()``), as in GitHub."""
+        value = spec.get("if")
+        if isinstance(value, str) and not contains_expression(value):
+            origin = spec.origins.get("if")
+            if origin is not None:  # "${{ " shifts the text four columns right
+                origin = ScalarOrigin(origin.file, origin.line, origin.col - 4, origin.block_indent, origin.quoted)
+            return self._compile_string("${{ " + value + " }}", origin)
+        return self._item(spec, "if", path)
+
     def ssh(self, spec: Any, path: tuple) -> SSHSpec | None:
         if not isinstance(spec, YMap):
             return None
@@ -234,7 +244,7 @@ class _Builder:
             uses=uses if isinstance(uses, str) else None,
             with_=self._item(spec, "with", path) or {},
             env=self._item(spec, "env", path) or {},
-            if_=self._item(spec, "if", path),
+            if_=self.condition(spec, path),
             working_directory=self._item(spec, "working-directory", path),
             ssh=self.ssh(spec.get("ssh"), path + ("ssh",)),
             cleanup=self._item(spec, "cleanup", path),

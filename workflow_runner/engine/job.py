@@ -143,6 +143,8 @@ class JobRun:
         eng = self.engine
         if eng.cancelled:
             return self._finish(st.CANCELED, eng.cancel_reason or "canceled before it started")
+        if self.job.name in eng.failed_fast:
+            return self._finish(st.CANCELED, "fail-fast: another instance of the matrix failed")
         view = eng.ancestors_view(self.instance)
         try:
             if self.job.if_ is None:

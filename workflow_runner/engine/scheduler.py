@@ -114,6 +114,8 @@ class RunEngine:
         self.cancel_reason: str | None = None
         self.failures: list[tuple[str, str, str | None, str | None]] = []
         self.matrix_slots: dict[str, asyncio.Semaphore] = {}
+        self.failed_fast: set[str] = set()
+        """Matrix jobs whose fail-fast fired: their instances that have not started are canceled."""
         self.started = time.monotonic()
 
     # ------------------------------------------------------------ control
@@ -189,6 +191,7 @@ class RunEngine:
 
     def matrix_failed(self, job_name: str, failed_key: str) -> None:
         """fail-fast: one instance failed, so its running and pending siblings are canceled."""
+        self.failed_fast.add(job_name)
         for job in list(self.live.values()):
             if job.instance.job.name == job_name and job.key != failed_key:
                 job.cancel("fail-fast", stop=True)

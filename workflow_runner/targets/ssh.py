@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import posixpath
 import re
 import shlex
@@ -235,7 +236,7 @@ def connect_error(name: str, exc: BaseException, pool: SSHPool | None = None) ->
     elif isinstance(exc, socket.gaierror):
         text = f"unknown host: {exc.strerror or exc}"
     elif isinstance(exc, OSError):
-        text = f"cannot connect: {exc.strerror or exc}"
+        text = f"cannot connect: {os.strerror(exc.errno) if exc.errno else exc}"
     elif isinstance(exc, (asyncssh.Error, asyncssh.KeyImportError, asyncssh.KeyExportError, ValueError)):
         text = str(exc)
     elif isinstance(exc, TargetError):
@@ -256,7 +257,10 @@ class _Conn:
     direct: bool = False  # the login shell is bash: the bootstrap can be the exec command
 
     def on_lost(self, exc: Exception | None) -> None:
-        self.lost = str(exc) if exc else "closed"
+        reason = str(exc) if exc else ""
+        if reason in ("", "Connection lost"):  # asyncssh's words for a plain EOF
+            reason = "closed by the server or the network"
+        self.lost = reason
 
 
 class _Host:
