@@ -192,7 +192,10 @@ class _Resolver:
             return self._coerce(user[name], spec, path, def_path)
         default = spec.get("default")
         if isinstance(default, Template) or isinstance(default, (dict, list)):
+            before = len(self.errors)
             default = self._eval(default, current, {}, def_path + ("default",))
+            if len(self.errors) > before:  # reported: not also 'required'
+                self.errored.add(".".join(path))
         if default is None and kind in RESOURCE_TYPES:
             return local_resource()
         if default is None and "default" not in spec and kind in _EMPTY:
@@ -249,7 +252,7 @@ class _Resolver:
             value = values[name]
             if spec.get("type") == "group" and isinstance(value, dict):
                 value = self._apply_visibility(spec.get("items") or {}, value, p, dp + ("items",))
-            elif value is None and self.strict and not attrs["optional"] and not attrs["hidden"] and dotted not in self.errored:
+            elif value is None and self.strict and not attrs["optional"] and not attrs["hidden"] and not self._has_error(dotted):
                 self._error(p, "is required but has no value", missing=True, def_path=dp)
             out[name] = value
         return out
@@ -263,6 +266,10 @@ class _Resolver:
         except ExpressionError as exc:
             self.errors.append(exc)
             return None
+
+    def _has_error(self, dotted: str) -> bool:
+        """Already reported (its own bad value, or its group's): a 'required' error would only repeat it."""
+        return any(dotted == e or dotted.startswith(e + ".") for e in self.errored)
 
     def _error(self, path: tuple, message: str, *, missing: bool = False, from_default: bool = False, def_path: tuple = ()) -> None:
         dotted = ".".join(path)

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workflow_runner.errors import Location, ScalarOrigin, SchemaError, WorkflowError
-from workflow_runner.expressions import ExpressionError, compile_string, contains_expression
+from workflow_runner.errors import Location, SchemaError, WorkflowError
+from workflow_runner.expressions import ExpressionError, compile_condition, compile_string, contains_expression
 from workflow_runner.loader import YList, YMap, location_of
 
 Value = Any
@@ -216,10 +216,11 @@ class _Builder:
         """``if:`` is an expression even without ``${{ }}`` (``if: failure()``), as in GitHub."""
         value = spec.get("if")
         if isinstance(value, str) and not contains_expression(value):
-            origin = spec.origins.get("if")
-            if origin is not None:  # "${{ " shifts the text four columns right
-                origin = ScalarOrigin(origin.file, origin.line, origin.col - 4, origin.block_indent, origin.quoted)
-            return self._compile_string("${{ " + value + " }}", origin)
+            try:
+                return compile_condition(value, origin=spec.origins.get("if"))
+            except ExpressionError as exc:
+                self.errors.append(exc)
+                return value
         return self._item(spec, "if", path)
 
     def ssh(self, spec: Any, path: tuple) -> SSHSpec | None:

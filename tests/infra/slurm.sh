@@ -122,7 +122,7 @@ port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 spawn() { # $1 = daemon name, rest = command
     local name=$1
     shift
-    (cd / && exec setsid "$@" </dev/null >>"$LOG_DIR/$name.out" 2>&1) &
+    (cd / && exec setsid "$@" </dev/null >>"$LOG_DIR/$name.out" 2>&1 9>&-) &
     local pid=$! i
     echo "$pid" >"$PID_DIR/$name.pid"
     # Wait for the exec chain (subshell → setsid → …) to reach the daemon.

@@ -96,7 +96,8 @@ def test_bootstrap_is_valid_bash():
 
 @pytest.mark.ssh
 class TestRun:
-    def test_script_runs_unchanged(self, ssh_env: SSHEnv, remote_dir):
+    @pytest.mark.parametrize("direct", [True, False], ids=["bootstrap-as-command", "bootstrap-on-stdin"])
+    def test_script_runs_unchanged(self, ssh_env: SSHEnv, remote_dir, direct):
         script = (
             "echo \"double $((1+2))\" 'single $HOME' \\$dollar `echo back`tick\n"
             "cat <<'EOF'\n$NOT_EXPANDED \"q\" 'q' \\n\nEOF\n"
@@ -117,7 +118,12 @@ class TestRun:
         async def main():
             pool = ssh_env.pool()
             try:
-                return await collect(pool.target(ssh_env.spec), step(script, cwd=remote_dir, env={"GREETING": "héllo"}))
+                target = pool.target(ssh_env.spec)
+                assert (await target.home()).startswith("/")
+                (conn,) = target._host._conns
+                assert conn.direct, "the test user's login shell is bash"
+                conn.direct = direct  # as if the login shell were not bash
+                return await collect(target, step(script, cwd=remote_dir, env={"GREETING": "héllo"}))
             finally:
                 await pool.aclose()
 
@@ -180,9 +186,11 @@ class TestRun:
         assert [line for _, line in seen] == ["out1", "err1", "out2", "late"]
         assert seen[0][0] < total - 1.0, "first line arrived only at the end: output is not streamed"
 
-    def test_long_script_goes_through_a_file(self, ssh_env: SSHEnv, remote_dir):
-        filler = "".join(f": line {i} {'x' * 60}\n" for i in range(2000))  # ~140 kB
-        script = filler + "echo \"done $(( $(wc -l < \"$0\") ))\""
+    @pytest.mark.parametrize(("lines", "expected"), [(1000, "inline"), (2000, "file")])
+    def test_long_scripts(self, ssh_env: SSHEnv, remote_dir, lines, expected):
+        """~70 kB: too long for the exec command, still bash -c; ~140 kB: run from a file like the local target."""
+        filler = "".join(f": line {i} {'x' * 60}\n" for i in range(lines))
+        script = filler + 'if [ -f "$0" ]; then echo "file $(wc -l < "$0")"; else echo inline; fi'
 
         async def main():
             pool = ssh_env.pool()
@@ -191,9 +199,9 @@ class TestRun:
             finally:
                 await pool.aclose()
 
-        result, lines = run(main())
+        result, output = run(main())
         assert result.exit_code == 0
-        assert lines == ["done 2000"]
+        assert output == (["inline"] if expected == "inline" else [f"file {lines}"])
 
     def test_missing_working_directory_that_cannot_be_created(self, ssh_env: SSHEnv):
         async def main():
@@ -326,6 +334,35 @@ class TestCancel:
     def test_hurry_cuts_the_grace_period(self, ssh_env: SSHEnv):
         elapsed = self._cancel(ssh_env, "trap '' TERM; sleep 1005", "^sleep 1005$", 1, grace=30, hurry_after=0.3)
         assert elapsed < 3, elapsed
+
+    def test_failing_output_callback_stops_the_step(self, ssh_env: SSHEnv):
+        def on_output(line: str) -> None:
+            raise RuntimeError(f"callback failed on {line!r}")
+
+        async def main():
+            pool = ssh_env.pool()
+            try:
+                with pytest.raises(RuntimeError, match="callback failed on 'hi'"):
+                    await pool.target(ssh_env.spec).run(step("echo hi; sleep 1008"), on_output)
+            finally:
+                await pool.aclose()
+
+        run(main())
+        assert user_processes(ssh_env.user, "^sleep 1008$") == []
+
+    def test_pool_close_kills_steps_still_running(self, ssh_env: SSHEnv):
+        async def main():
+            pool = ssh_env.pool()
+            target = pool.target(ssh_env.spec)
+            task = asyncio.create_task(target.run(step("sleep 1006 & sleep 1007; wait"), lambda _: None))
+            assert len(await wait_for_processes(ssh_env.user, "^sleep 100[67]$", 2)) == 2
+            await pool.aclose()
+            return await asyncio.wait_for(task, 10)
+
+        result = run(main())
+        assert result.exit_code == 255
+        assert result.message == f"connection to {ssh_env.spec} lost: the run's SSH pool was closed while the step ran"
+        assert (user_processes(ssh_env.user, "^sleep 100[67]$")) == []
 
 
 @pytest.mark.ssh

@@ -314,3 +314,29 @@ def test_walk_templates_finds_every_template_in_order():
     value = {"x": [t1, {"y": t2}], t3: ("z", t4), "n": 1}
     assert list(walk_templates(value)) == [t1, t2, t3, t4]
     assert list(walk_templates("plain")) == []
+
+
+# -- bare if: conditions --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("inputs.one == 1", True), ("${{ inputs.one == 2 }}", False), ("error || always", True), ("inputs.name", "Bob"), ("  !never  ", True)],
+)
+def test_compile_condition_accepts_bare_and_wrapped_expressions(text, expected):
+    from workflow_runner.expressions import compile_condition
+
+    template = compile_condition(text)
+    assert template.is_single
+    assert template.evaluate(Context(VALUES, FakeStatus(**FAILED))) == expected
+
+
+def test_compile_condition_errors_point_into_the_bare_text():
+    from workflow_runner.expressions import compile_condition
+
+    with pytest.raises(ExpressionError) as info:
+        compile_condition("inputs.a == foo", origin=ScalarOrigin("wf.yaml", 7, 9))
+    assert info.value.message == "unknown context 'foo'"
+    assert info.value.location == Location("wf.yaml", 7, 21)
+    with pytest.raises(ExpressionError, match="empty expression"):
+        compile_condition("   ")

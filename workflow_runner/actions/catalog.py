@@ -27,7 +27,8 @@ def list_actions() -> str:
 
 
 def _version_key(v: str) -> tuple:
-    return tuple(int(p) if p.isdigit() else p for p in v.lstrip("v").split("."))
+    # (0, n) sorts numbers before (1, text) and never compares an int with a str
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in v.lstrip("v").split("."))
 
 
 def _description(file: Any) -> str:

@@ -18,7 +18,6 @@ from .nodes import PositionedError
 from .values import parse_number
 
 NAME_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
-NAME_CHARS = NAME_START | frozenset("0123456789-")
 _WHITESPACE = frozenset(" \t\r\n\f\v")
 _NUMBER = re.compile(
     r"0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
@@ -44,12 +43,15 @@ class Token:
     value: Any
     offset: int
     end: int
+    lexeme: str | None = None  # the source text, when it differs from value (numbers)
 
     def describe(self) -> str:
         """How an error message names this token."""
         if self.kind == "eof":
             return "end of expression"
-        return repr(self.value) if self.kind == "string" else f"'{self.value}'"
+        if self.kind == "string":
+            return repr(self.value)
+        return f"'{self.value if self.lexeme is None else self.lexeme}'"
 
 
 def tokenize(text: str, start: int = 0, end: int | None = None) -> list[Token]:
@@ -103,7 +105,8 @@ def _number(text: str, pos: int, end: int) -> Token:
     tail = _NUMBER_TAIL.match(text, stop, end)
     if tail:
         raise PositionedError(f"invalid number '{text[pos:tail.end()]}'", pos)
-    return Token("number", parse_number(text[pos:stop]), pos, stop)
+    lexeme = text[pos:stop]
+    return Token("number", parse_number(lexeme), pos, stop, lexeme)
 
 
 def _operator(text: str, pos: int, end: int) -> Token:

@@ -112,9 +112,8 @@ class _Parser:
         token = self._peek()
         if token.kind != "eof":
             raise PositionedError(f"unexpected {token.describe()}", token.offset)
-        too_deep = depth_exceeding(node, MAX_TREE_DEPTH)
-        if too_deep is not None:
-            raise PositionedError(f"{TOO_DEEP} (more than {MAX_TREE_DEPTH} levels)", too_deep.offset)
+        if depth_exceeding(node, MAX_TREE_DEPTH) is not None:  # reported at the start of the expression
+            raise PositionedError(f"{TOO_DEEP} (more than {MAX_TREE_DEPTH} levels)", self.tokens[0].offset)
         return node
 
     def _ternary(self) -> Node:

@@ -85,7 +85,7 @@ def compile_string(text: str, *, origin: ScalarOrigin | None = None) -> str | Te
         return text
     parts: list[str | Node] = []
     position = 0
-    spans = []
+    spans: list[tuple[int, int]] = []
     try:
         for opener, body_start, body_end, closer_end in _scan(text):
             spans.append((opener, closer_end))
@@ -98,12 +98,29 @@ def compile_string(text: str, *, origin: ScalarOrigin | None = None) -> str | Te
     except RecursionError:
         opener = spans[-1][0] if spans else 0
         raise ExpressionError(TOO_DEEP, location=_locate(origin, text, opener)) from None
-    if not spans:  # an opener inside text we skipped can't happen, but keep the contract
-        return text
     if position < len(text):
         parts.append(text[position:])
     is_single = len(spans) == 1 and spans[0] == (0, len(text))
     return Template(text, origin, is_single, tuple(parts))
+
+
+def compile_condition(text: str, *, origin: ScalarOrigin | None = None) -> Template:
+    """An ``if:`` value: ``${{ … }}`` as usual, or a bare expression as GitHub allows (``if: failure()``).
+
+    A bare expression compiles to a single-expression Template whose ``source``
+    is the text itself, so error columns still point into the user's file.
+    """
+    if contains_expression(text):
+        compiled = compile_string(text, origin=origin)
+        assert isinstance(compiled, Template)
+        return compiled
+    try:
+        node = parse(text, 0, len(text))
+    except PositionedError as e:
+        raise ExpressionError(e.message, location=_locate(origin, text, e.offset or 0)) from None
+    except RecursionError:
+        raise ExpressionError(TOO_DEEP, location=_locate(origin, text, 0)) from None
+    return Template(text, origin, True, (node,))
 
 
 def _scan(text: str) -> Iterator[tuple[int, int, int, int]]:

@@ -211,7 +211,10 @@ class SSHPool:
         try:
             return await asyncssh.connect(spec.host, client_factory=lambda: _Client(on_lost), **opts)
         except Exception as exc:  # noqa: BLE001 - translated at this one boundary
-            raise connect_error(name, exc, self) from exc
+            error = connect_error(name, exc, self)
+            if error is exc:
+                raise
+            raise error from exc
 
 
 class _Client(asyncssh.SSHClient):
@@ -222,7 +225,7 @@ class _Client(asyncssh.SSHClient):
         self._on_lost(exc)
 
 
-def connect_error(name: str, exc: BaseException, pool: SSHPool | None = None) -> TargetError | BaseException:
+def connect_error(name: str, exc: BaseException, pool: SSHPool | None = None) -> BaseException:
     """A one-line TargetError for a failed connect; anything unexpected is returned unchanged."""
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
         where = f" {pool.known_hosts}" if pool is not None and pool.known_hosts else ""
@@ -237,10 +240,10 @@ def connect_error(name: str, exc: BaseException, pool: SSHPool | None = None) ->
         text = f"unknown host: {exc.strerror or exc}"
     elif isinstance(exc, OSError):
         text = f"cannot connect: {os.strerror(exc.errno) if exc.errno else exc}"
+    elif isinstance(exc, asyncssh.ChannelOpenError):  # the jump host could not reach the target
+        text = f"cannot connect through the jump host: {exc.reason}"
     elif isinstance(exc, (asyncssh.Error, asyncssh.KeyImportError, asyncssh.KeyExportError, ValueError)):
-        text = str(exc)
-    elif isinstance(exc, TargetError):
-        return exc
+        text = str(exc)  # e.g. an unreadable key file or a bad ssh config value
     else:
         return exc
     return TargetError(" ".join(f"ssh {name}: {text}".split()))
@@ -456,7 +459,7 @@ class SSHTarget:
         step = await self._start(command, program, on_output)
         try:
             return await step.finish(command)
-        except asyncio.CancelledError:
+        except BaseException:  # cancelled, or on_output raised: the remote group must not outlive us
             await _shielded(step.terminate(command))
             raise
         finally:
@@ -565,6 +568,9 @@ class _Step:
     async def finish(self, command: StepCommand) -> StepResult:
         if self.proc is not None:
             await asyncio.wait(self.readers)
+            for task in self.readers:
+                if task.exception() is not None:  # e.g. on_output raised
+                    raise task.exception()
             await self.proc.wait_closed()
             self.target._host.active.discard(self)
         outputs = self.outputs.decode("utf-8", "replace")
@@ -575,6 +581,8 @@ class _Step:
             return StepResult(exit_code=1, message=f"cannot create or enter working directory {command.cwd} on {name}")
         if self.conn.lost is not None or isinstance(self.error, (asyncssh.DisconnectError, OSError)):
             reason = self.conn.lost or str(self.error) or type(self.error).__name__
+            if self.target._host.pool._closed:
+                reason = "the run's SSH pool was closed while the step ran"
             return StepResult(exit_code=_LOST_EXIT, message=f"connection to {name} lost: {reason}")
         signal_info = self.proc.exit_signal if self.proc is not None else None
         if signal_info:
@@ -591,7 +599,7 @@ class _Step:
             pgid = await asyncio.wait_for(asyncio.shield(self.pgid), 10)
         except asyncio.TimeoutError:
             pgid = None
-        if pgid is not None and self.conn.lost is None:
+        if pgid is not None and self.code is None and self.conn.lost is None:  # X record: group already gone
             await self._signal(pgid, "TERM")
             if not await self._closed_within(command.grace, command.hurry):
                 await self._signal(pgid, "KILL")
