@@ -258,7 +258,11 @@ async def _run(wf: Any, resolved: Any, args: argparse.Namespace, user: Any) -> i
     from workflow_runner.targets.select import SSHOptions, Targets
     from workflow_runner.ui.console import Fanout, JsonReporter, LiveReporter, PlainReporter, RunRecorder
 
+    from workflow_runner.actions.preflight import preflight
+    from workflow_runner.errors import raise_all
+
     plan = make_plan(wf, resolved.values)
+    raise_all(preflight(plan, resolved.values))
     run_dir = RunDir.allocate(wf.name)
     if args.json:
         screen: Any = JsonReporter()

@@ -25,6 +25,7 @@ def register(name: str) -> Callable[[Builtin], Builtin]:
 async def run_builtin_action(
     definition: "Workflow", job: "JobRun", step: "Step", place: "Placement", env: dict[str, str], with_values: dict[str, Any], log: "StepLog"
 ) -> "StepOutcome":
+    _load_builtins()
     impl = REGISTRY.get(definition.builtin or "")
     if impl is None:
         raise UsesError(
@@ -32,3 +33,8 @@ async def run_builtin_action(
             location=job.engine.workflow.locate(step.path + ("uses",)),
         )
     return await impl(definition, job, step, place, env, with_values, log)
+
+
+def _load_builtins() -> None:
+    """Import the modules that register built-ins (kept lazy: jinja2 and friends load only when used)."""
+    import workflow_runner.actions.job_runner  # noqa: F401

@@ -48,6 +48,8 @@ class Shared:
     hurry: asyncio.Event = field(default_factory=asyncio.Event)
     secrets: list[str] = field(default_factory=list)
     any_failed: asyncio.Event = field(default_factory=asyncio.Event)
+    services: dict[Any, Any] = field(default_factory=dict)
+    """Per-run helpers shared by steps, e.g. one batch watcher per (host, scheduler)."""
     early_cancel: dict[asyncio.Task, Any] = field(default_factory=dict)
     """Running step tasks that asked for ``early-cancel: any-job-failed``, with their JobRun."""
 

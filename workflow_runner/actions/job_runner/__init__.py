@@ -1,0 +1,256 @@
+"""The built-in ``job_runner`` (marketplace/job_runner/v3.5 and v4.0).
+
+One step: resolve ``with:`` against the version's input tree → JobSpec (every
+directive value validated) → one command on the resource that writes
+``run-template.sh`` (the user's script) and ``run.sh`` (shebang, directives,
+markers, and a wrapper that records the exit code in the run directory) and, for
+SLURM/PBS, submits it → watch it with the run's shared BatchWatcher for that
+host while streaming ``run.<PW_JOB_ID>.out`` → report the final state like v4.0.
+
+On cancel (Ctrl-C, SIGTERM, early-cancel, timeout) the batch job is cancelled
+(batched per host), the user's ``cancel.sh`` in the run directory runs if
+present, and the marker files are removed; SSH-mode scripts die with their
+process group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets as _secrets
+import shlex
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workflow_runner import inputs as inputs_mod
+from workflow_runner.actions.builtins import register
+from workflow_runner.actions.job_runner.batch import BACKENDS, SLURM_FAILURE, SLURM_GRACEFUL, BatchWatcher, Final, run_command
+from workflow_runner.actions.job_runner.spec import JobSpec, build_spec
+from workflow_runner.actions.job_runner.stream import Streamer
+from workflow_runner.engine import status as st
+from workflow_runner.engine.context import expand_path
+from workflow_runner.errors import InputError, TargetError, WorkflowError
+from workflow_runner.state.rundir import safe_name
+from workflow_runner.targets.base import StepCommand
+
+if TYPE_CHECKING:
+    from workflow_runner.engine.job import JobRun, Placement, StepLog, StepOutcome
+    from workflow_runner.model import Step, Workflow
+
+_TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+@cache
+def _env() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_TEMPLATES)), undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False, autoescape=False,
+    )
+    env.filters["q"] = shlex.quote
+    env.filters["chomp"] = lambda text: text[:-1] if text.endswith("\n") else text
+    return env
+
+
+def resolve_spec(definition: "Workflow", version: str, with_values: dict[str, Any], where: Any) -> JobSpec:
+    values = {k: v for k, v in with_values.items() if not str(k).startswith("$")}
+    try:
+        resolved = inputs_mod.resolve(definition, inputs_mod.Sources([("with", values)]))
+    except WorkflowError as exc:
+        raise InputError(f"job_runner {version}: {exc.message}", location=where) from None
+    return build_spec(version, resolved.values, where=where)
+
+
+def job_name_for(run_id: str, job_key: str, step_key: str) -> str:
+    """Unique per run and step, so a restarted wfrun can find its job by name."""
+    base = f"wfrun-{run_id}-{safe_name(job_key)}-{safe_name(step_key)}"
+    if len(base) <= 60:
+        return base
+    digest = hashlib.sha1(f"{run_id}/{job_key}/{step_key}".encode()).hexdigest()[:8]
+    return base[:51] + "-" + digest
+
+
+def render_scripts(spec: JobSpec, *, rundir: str, out_file: str, exit_file: str, job_name: str, label: str) -> tuple[str, str | None]:
+    """(prepare-and-submit command, submit command line or None for SSH mode)."""
+    env = _env()
+    backend = BACKENDS[spec.mode]() if spec.mode in BACKENDS else None
+    directives = backend.directives(spec) if backend else []
+    job_script = env.get_template("job.sh.j2").render(
+        spec=spec, directives=directives, mode=spec.mode, label=label, rundir=rundir, exit_file=exit_file)
+    delim = "WFRUN_EOF_" + _secrets.token_hex(6)
+    while delim in job_script or (spec.script and delim in spec.script):
+        delim = "WFRUN_EOF_" + _secrets.token_hex(6)
+    submit = backend.submit(spec, job_name, rundir, out_file) if backend else None
+    prepare = env.get_template("prepare.sh.j2").render(
+        spec=spec, rundir=rundir, exit_file=exit_file, out_file=out_file, job_script=job_script, delim=delim,
+        submit=submit, submit_name=backend.submit_name if backend else "")
+    return prepare, submit
+
+
+@register("job_runner.v4")
+async def job_runner_v4(definition: "Workflow", job: "JobRun", step: "Step", place: "Placement", env: dict, with_values: dict, log: "StepLog") -> "StepOutcome":
+    return await _run(definition, "v4.0", job, step, place, env, with_values, log)
+
+
+@register("job_runner.v3")
+async def job_runner_v3(definition: "Workflow", job: "JobRun", step: "Step", place: "Placement", env: dict, with_values: dict, log: "StepLog") -> "StepOutcome":
+    return await _run(definition, "v3.5", job, step, place, env, with_values, log)
+
+
+async def _run(definition: "Workflow", version: str, job: "JobRun", step: "Step", place: "Placement", env: dict, with_values: dict, log: "StepLog") -> "StepOutcome":
+    eng = job.engine
+    where = eng.workflow.locate(step.path + ("with",)) or eng.workflow.locate(step.path)
+    spec = resolve_spec(definition, version, with_values, where)
+    target = eng.shared.targets.get(str(spec.resource.get("ip") or ""), None)
+    local = target is eng.shared.targets.local
+    home = await target.home()
+    if local:
+        job_dir = place.job_dir if place.target is target else str(eng.run_dir.root)
+    else:
+        job_dir = place.job_dir if place.target is target else eng.run_dir.remote_root(home)
+    expand_env = {**env, "PWD": job_dir, "HOME": home, "PW_JOB_DIR": job_dir}
+    rundir = expand_path(spec.rundir, expand_env, home)
+    if not rundir.startswith("/"):
+        rundir = f"{job_dir}/{rundir}"
+    run_id = env.get("PW_JOB_ID", eng.run_id)
+    out_file = f"{rundir}/run.{run_id}.out"
+    name = job_name_for(run_id, job.key, step.key)
+    exit_file = f"{rundir}/wfrun.{name}.exit"
+    prepare, submit = render_scripts(spec, rundir=rundir, out_file=out_file, exit_file=exit_file, job_name=name,
+                                     label=f"{job.key}/{step.name}")
+    log.note(f"job_runner {version}: {spec.mode} mode on {target.name}, rundir {rundir}")
+    outputs = {"rundir": rundir, "mode": spec.mode, "jobid": "", "job_state": "", "exit_code": ""}
+    if spec.mode == "ssh":
+        return await _run_direct(job, target, spec, prepare, rundir, out_file, env, outputs, log)
+    return await _run_batch(job, target, spec, prepare, rundir, out_file, exit_file, outputs, log, local)
+
+
+async def _prepare(target: Any, prepare: str, rundir: str, log: "StepLog") -> tuple[int, list[str]]:
+    lines: list[str] = []
+
+    def collect(line: str) -> None:
+        lines.append(line)
+        if not line.startswith("@@wfrun-jobid "):
+            log.line(line)
+
+    command = StepCommand(script=prepare, env={}, cwd="/", outputs_file="/dev/null", grace=5.0)
+    result = await target.run(command, collect)
+    return result.exit_code, lines
+
+
+async def _run_direct(job: "JobRun", target: Any, spec: JobSpec, prepare: str, rundir: str, out_file: str, env: dict, outputs: dict, log: "StepLog") -> "StepOutcome":
+    from workflow_runner.engine.job import StepOutcome
+
+    code, _ = await _prepare(target, prepare, rundir, log)
+    if code != 0:
+        return StepOutcome(st.FAILED, code, outputs, f"job_runner: preparing {rundir} failed (exit code {code})")
+    script = f"./run.sh 2>&1 | tee {shlex.quote(out_file)}\ncode=${{PIPESTATUS[0]}}\ntouch job.ended\nexit $code\n"
+    command = StepCommand(script=script, env={k: v for k, v in env.items() if k != "OUTPUTS"}, cwd=rundir,
+                          outputs_file="/dev/null", grace=job.engine.shared.options.grace, hurry=job.engine.shared.hurry)
+    try:
+        result = await target.run(command, log.line)
+    except asyncio.CancelledError:
+        await asyncio.shield(_after_cancel(target, rundir, log))
+        raise
+    outputs.update(exit_code=str(result.exit_code), job_state="COMPLETED" if result.exit_code == 0 else "FAILED")
+    if result.exit_code == 0:
+        return StepOutcome(st.COMPLETED, 0, outputs)
+    return StepOutcome(st.FAILED, result.exit_code, outputs, result.message or f"the script exited with code {result.exit_code}")
+
+
+def _service(job: "JobRun", key: tuple, make: Any) -> Any:
+    services = job.engine.shared.services
+    if key not in services:
+        services[key] = make()
+    return services[key]
+
+
+async def _run_batch(job: "JobRun", target: Any, spec: JobSpec, prepare: str, rundir: str, out_file: str, exit_file: str, outputs: dict, log: "StepLog", local: bool) -> "StepOutcome":
+    from workflow_runner.engine.job import StepOutcome
+
+    backend = BACKENDS[spec.mode]()
+    code, lines = await _prepare(target, prepare, rundir, log)
+    jobid = next((l.split()[1] for l in lines if l.startswith("@@wfrun-jobid ")), None)
+    if code != 0 or not jobid:
+        return StepOutcome(st.FAILED, code or 1, outputs, f"job_runner: {backend.submit_name} failed: {lines[-1] if lines else f'exit code {code}'}")
+    short_id = jobid.split(".")[0]
+    outputs["jobid"] = short_id
+    job.outputs["jobid"] = short_id  # visible to needs.<self> while the job runs
+    log.line(f"{spec.mode.upper()} job submitted: {short_id}")
+    watcher = _service(job, ("batch", target.name, spec.mode),
+                       lambda: BatchWatcher(target, backend, "/", spec.poll_interval, log.note))
+    streamer = _service(job, ("stream", target.name), lambda: Streamer(target, local, "/"))
+    followed = streamer.follow(out_file, log.line)
+    future = watcher.watch(short_id, exit_file, "--array" in spec.slurm, spec.poll_interval)
+    try:
+        final: Final = await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await asyncio.shield(_cancel_batch(watcher, short_id, target, rundir, log))
+        await asyncio.shield(streamer.stop(followed))
+        raise
+    await streamer.stop(followed)
+    await _mark_ended(target, rundir)
+    return _outcome(spec, short_id, final, outputs)
+
+
+def _outcome(spec: JobSpec, jobid: str, final: Final, outputs: dict) -> "StepOutcome":
+    from workflow_runner.engine.job import StepOutcome
+
+    outputs.update(job_state=final.state, exit_code="" if final.exit_code is None else str(final.exit_code), node=final.node)
+    what = f"batch job {jobid}"
+    if final.tasks:
+        failed = sorted((t for t, (s, c) in final.tasks.items() if s != "COMPLETED" or c not in (0, None)), key=_task_key)
+        outputs["tasks"] = str(len(final.tasks))
+        outputs["failed_tasks"] = ",".join(failed)
+        if failed:
+            detail = ", ".join(f"{t} {final.tasks[t][0]} (exit {final.tasks[t][1]})" for t in failed)
+            return StepOutcome(st.FAILED, final.exit_code or 1, outputs, f"{what}: {len(failed)} of {len(final.tasks)} array tasks failed: {detail}")
+        return StepOutcome(st.COMPLETED, 0, outputs)
+    if final.state == "COMPLETED" and final.exit_code in (0, None):
+        return StepOutcome(st.COMPLETED, 0, outputs)
+    if final.state in SLURM_GRACEFUL:
+        why = "reached its time limit (TIMEOUT)" if final.state == "TIMEOUT" else "was cancelled outside wfrun (CANCELLED)"
+        return StepOutcome(st.COMPLETED, 0, outputs, f"{what} {why}; job_runner {spec.version} treats this as a graceful end")
+    if final.state == "ENDED_WITHOUT_EXIT_CODE":
+        return StepOutcome(st.FAILED, None, outputs, f"{what} ended without recording an exit code (killed by walltime, qdel or a node failure)")
+    code = final.exit_code
+    state = final.state if final.state in SLURM_FAILURE or final.state == "FAILED" else final.state
+    return StepOutcome(st.FAILED, code if code else 1, outputs, f"{what} ended {state}" + (f" with exit code {code}" if code is not None else ""))
+
+
+def _task_key(task: str) -> tuple:
+    tail = task.split("_", 1)[-1]
+    return (int(tail) if tail.isdigit() else 0, task)
+
+
+async def _cancel_batch(watcher: BatchWatcher, jobid: str, target: Any, rundir: str, log: "StepLog") -> None:
+    log.note(f"canceling batch job {jobid}")
+    try:
+        await watcher.cancel(jobid)
+    except Exception as exc:  # noqa: BLE001
+        log.note(f"cancel of {jobid} failed: {exc}")
+    await _after_cancel(target, rundir, log)
+
+
+async def _after_cancel(target: Any, rundir: str, log: "StepLog") -> None:
+    """v4.0 cleanup handler: the user's cancel.sh, then the marker files go."""
+    script = (
+        "if [ -f cancel.sh ]; then echo \"$(date) Running cancel.sh\"; export PATH=\"$PATH:$HOME/pw\"; bash cancel.sh || true; fi\n"
+        "rm -f jobid CANCEL_STREAMING job.started HOSTNAME\n"
+        "touch job.ended\n"
+    )
+    try:
+        code, lines = await run_command(target, script, rundir, timeout=60)
+        for line in lines:
+            log.line(line)
+    except (Exception, TargetError) as exc:  # noqa: BLE001
+        log.note(f"cancel handler failed: {exc}")
+
+
+async def _mark_ended(target: Any, rundir: str) -> None:
+    try:
+        await run_command(target, "touch job.ended", rundir, timeout=30)
+    except Exception:  # noqa: BLE001 — a marker is a courtesy to other jobs, not part of the outcome
+        pass

@@ -1,0 +1,342 @@
+"""SLURM and PBS through a target, watched with one batched query per host per interval.
+
+The reference job_runner runs one ``squeue`` per job per interval; with 100
+jobs that is 100 queries a poll. Here every batch job of the run on one host
+(and scheduler) is watched by one ``BatchWatcher``: per interval it issues one
+status query for all of them (``squeue -j a,b,c`` / ``qstat -f a b c``) and, only
+when some have finished, one more for their final states (``sacct`` / the
+exit-code files the job scripts write). Cancels are batched the same way: one
+``scancel a b c`` per host.
+
+A failing or timing-out query is "unknown, try later" with exponential backoff,
+never a job failure; a job that vanished from the queue is resolved through
+sacct and the exit-code file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from workflow_runner.targets.base import StepCommand, Target
+
+SLURM_ACTIVE = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING",
+                "SIGNALING", "STAGE_OUT", "STOPPED", "REQUEUE_FED", "REQUEUE_HOLD", "SPECIAL_EXIT", "RESV_DEL_HOLD"}
+SLURM_FAILURE = {"FAILED", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "PREEMPTED"}
+SLURM_GRACEFUL = {"TIMEOUT", "CANCELLED"}
+"""States job_runner v4.0 reports as ended 'gracefully' (exit 0), with the state named."""
+
+
+@dataclass
+class Final:
+    """How a batch job ended."""
+
+    state: str
+    exit_code: int | None
+    node: str = ""
+    tasks: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    """Array jobs: task id → (state, exit code)."""
+
+
+@dataclass
+class Tracked:
+    jobid: str
+    exit_file: str
+    array: bool
+    future: asyncio.Future
+    last_state: str = "PENDING"
+    node: str = ""
+
+
+async def run_command(target: Target, script: str, cwd: str, timeout: float = 60.0) -> tuple[int, list[str]]:
+    """Run a short command on the target; (exit code, output lines). Raises TimeoutError."""
+    lines: list[str] = []
+    command = StepCommand(script=script, env={}, cwd=cwd, outputs_file="/dev/null", grace=2.0)
+    async with asyncio.timeout(timeout):
+        result = await target.run(command, lines.append)
+    return result.exit_code, lines
+
+
+# ------------------------------------------------------------------ backends
+
+
+class SlurmBackend:
+    kind = "slurm"
+    submit_name = "sbatch"
+
+    def submit(self, spec: Any, job_name: str, rundir: str, out_file: str) -> str:
+        q = shlex.quote
+        args = ["sbatch", "--parsable", f"--job-name={q(job_name)}", f"--chdir={q(rundir)}",
+                f"--output={q(out_file)}", f"--error={q(out_file)}"]
+        if "--array" in spec.slurm:
+            args.append("--open-mode=append")
+        return " ".join(args + ["run.sh"])
+
+    def directives(self, spec: Any) -> list[str]:
+        return [f"#SBATCH {opt}={value}" for opt, value in spec.slurm.items()] + list(spec.directives)
+
+    def status_query(self, ids: list[str]) -> str:
+        return f"squeue -h -r -t all -j {','.join(ids)} -o '%i|%T|%N'"
+
+    def parse_status(self, lines: list[str]) -> dict[str, list[tuple[str, str, str]]]:
+        """jobid → [(task id, state, node)] (one entry for a plain job)."""
+        out: dict[str, list[tuple[str, str, str]]] = {}
+        for line in lines:
+            parts = line.strip().split("|")
+            if len(parts) < 2 or not parts[0]:
+                continue
+            task, state = parts[0], parts[1].split()[0]
+            node = parts[2] if len(parts) > 2 else ""
+            out.setdefault(task.split("_")[0], []).append((task, state, node))
+        return out
+
+    def final_query(self, ids: list[str]) -> str:
+        return f"sacct -X -n -P -j {','.join(ids)} -o JobID,State,ExitCode,NodeList"
+
+    def parse_final(self, lines: list[str]) -> dict[str, list[tuple[str, str, int | None, str]]]:
+        out: dict[str, list[tuple[str, str, int | None, str]]] = {}
+        for line in lines:
+            parts = line.strip().split("|")
+            if len(parts) < 3 or not parts[0]:
+                continue
+            task, state = parts[0], parts[1].split()[0]
+            code: int | None
+            try:
+                code = int(parts[2].split(":")[0])
+            except ValueError:
+                code = None
+            out.setdefault(task.split("_")[0].split(".")[0], []).append((task, state, code, parts[3] if len(parts) > 3 else ""))
+        return out
+
+    def cancel(self, ids: list[str]) -> str:
+        return "scancel " + " ".join(ids)
+
+    def is_active(self, state: str) -> bool:
+        return state in SLURM_ACTIVE
+
+
+class PBSBackend:
+    kind = "pbs"
+    submit_name = "qsub"
+
+    def submit(self, spec: Any, job_name: str, rundir: str, out_file: str) -> str:
+        q = shlex.quote
+        args = ["qsub", "-N", q(job_name), "-o", q(out_file), "-j", "oe"]
+        for opt, value in spec.pbs.items():
+            if opt.startswith("-l "):
+                args += ["-l", q(opt[3:] + value)]
+            else:
+                args += [opt, q(value)]
+        return " ".join(args + ["run.sh"])
+
+    def directives(self, spec: Any) -> list[str]:
+        return list(spec.directives)
+
+    def status_query(self, ids: list[str]) -> str:
+        # qstat exits non-zero when any id is unknown, but still prints the others.
+        return "qstat -f " + " ".join(ids) + " 2>/dev/null; true"
+
+    def parse_status(self, lines: list[str]) -> dict[str, list[tuple[str, str, str]]]:
+        out: dict[str, list[tuple[str, str, str]]] = {}
+        current = None
+        for line in lines:
+            text = line.strip()
+            if text.startswith("Job Id:"):
+                current = text.split(":", 1)[1].strip().split(".")[0]
+                out[current] = [(current, "Q", "")]
+            elif current and text.startswith("job_state"):
+                state = text.split("=", 1)[1].strip()
+                out[current] = [(current, state, out[current][0][2])]
+            elif current and text.startswith("exec_host"):
+                node = text.split("=", 1)[1].strip().split("/")[0]
+                out[current] = [(current, out[current][0][1], node)]
+        return out
+
+    def final_query(self, ids: list[str]) -> str | None:
+        return None  # PBS final state comes from the exit-code files
+
+    def parse_final(self, lines: list[str]) -> dict:
+        return {}
+
+    def cancel(self, ids: list[str]) -> str:
+        return "qdel " + " ".join(ids)
+
+    def is_active(self, state: str) -> bool:
+        return state not in ("C", "F", "X")
+
+
+BACKENDS = {"slurm": SlurmBackend, "pbs": PBSBackend}
+
+
+# ------------------------------------------------------------------ watcher
+
+
+class BatchWatcher:
+    """All batch jobs of one run on one (target, scheduler): one status query per interval."""
+
+    MAX_BACKOFF = 60.0
+
+    def __init__(self, target: Target, backend: Any, cwd: str, interval: float, note: Any) -> None:
+        self.target = target
+        self.backend = backend
+        self.cwd = cwd
+        self.interval = interval
+        self.note = note
+        """Callable(str) for 'query failed, retrying' messages."""
+        self.jobs: dict[str, Tracked] = {}
+        self.loop_task: asyncio.Task | None = None
+        self.to_cancel: set[str] = set()
+        self.cancel_task: asyncio.Task | None = None
+        self.cancel_done: asyncio.Event | None = None
+        self.queries = 0
+        self.failures = 0
+
+    def watch(self, jobid: str, exit_file: str, array: bool, interval: float) -> asyncio.Future:
+        self.interval = min(self.interval, interval)
+        future = asyncio.get_running_loop().create_future()
+        self.jobs[jobid] = Tracked(jobid, exit_file, array, future)
+        if self.loop_task is None or self.loop_task.done():
+            self.loop_task = asyncio.ensure_future(self._loop())
+        return future
+
+    def forget(self, jobid: str) -> None:
+        self.jobs.pop(jobid, None)
+
+    async def _loop(self) -> None:
+        delay = self.interval
+        while self.jobs:
+            await asyncio.sleep(delay)
+            try:
+                await self._poll()
+                delay = self.interval
+            except (TimeoutError, OSError, Exception) as exc:  # noqa: BLE001 — a failing query is never a job failure
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                self.failures += 1
+                delay = min(max(delay, self.interval) * 2, self.MAX_BACKOFF)
+                self.note(f"status query failed ({_short(exc)}); job state unknown, retrying in {delay:.0f}s")
+
+    async def _poll(self) -> None:
+        ids = list(self.jobs)
+        if not ids:
+            return
+        self.queries += 1
+        code, lines = await run_command(self.target, self.backend.status_query(ids), self.cwd, timeout=max(30.0, self.interval))
+        invalid = any("Invalid job id" in line for line in lines)
+        if code != 0 and not invalid:
+            raise RuntimeError(" ".join(lines[-2:]) or f"exit code {code}")
+        states = self.backend.parse_status([l for l in lines if "|" in l or ":" in l or "=" in l])
+        finished: list[str] = []
+        for jobid in ids:
+            tracked = self.jobs[jobid]
+            entries = states.get(jobid, [])
+            if entries:
+                tracked.last_state = entries[0][1]
+                tracked.node = next((n for _, _, n in entries if n and n != "(null)"), tracked.node)
+            if not entries or not any(self.backend.is_active(s) for _, s, _ in entries):
+                finished.append(jobid)
+        if finished:
+            await self._resolve(finished, states)
+
+    async def _resolve(self, finished: list[str], states: dict) -> None:
+        finals: dict = {}
+        query = self.backend.final_query(finished)
+        if query:
+            self.queries += 1
+            code, lines = await run_command(self.target, query, self.cwd)
+            if code == 0:
+                finals = self.backend.parse_final(lines)
+        codes = await self._exit_codes([self.jobs[j] for j in finished])
+        for jobid in finished:
+            tracked = self.jobs.get(jobid)
+            if tracked is None:
+                continue
+            final = self._decide(tracked, states.get(jobid, []), finals.get(jobid, []), codes)
+            if final is None:
+                continue  # not in sacct yet and no exit file: ask again next interval
+            self.jobs.pop(jobid, None)
+            if not tracked.future.done():
+                tracked.future.set_result(final)
+
+    def _decide(self, tracked: Tracked, queue: list, sacct: list, codes: dict[str, int]) -> Final | None:
+        if self.backend.kind == "pbs":
+            code = codes.get(tracked.exit_file)
+            if code is None:
+                # qstat says done (or forgot the job) but the script recorded nothing: killed
+                # (walltime, qdel, node failure). Give the file system a moment first.
+                if tracked.last_state in ("C", "F") or not queue:
+                    return Final("ENDED_WITHOUT_EXIT_CODE", None, tracked.node)
+                return None
+            return Final("COMPLETED" if code == 0 else "FAILED", code, tracked.node)
+        if tracked.array:
+            tasks: dict[str, tuple[str, int | None]] = {}
+            for task, state, code, _node in sacct:
+                if "_" in task and "[" not in task:
+                    tasks[task] = (state, codes.get(f"{tracked.exit_file}.{task.split('_', 1)[1]}", code))
+            for task, state, _node in queue:
+                if "_" in task and "[" not in task:
+                    tasks.setdefault(task, (state, codes.get(f"{tracked.exit_file}.{task.split('_', 1)[1]}")))
+            if not tasks:
+                return None
+            bad = [t for t, (s, c) in tasks.items() if s != "COMPLETED" or c not in (0, None)]
+            state = "COMPLETED" if not bad else tasks[bad[0]][0]
+            return Final(state, 0 if not bad else tasks[bad[0]][1], tracked.node, tasks)
+        record = next(((s, c, n) for t, s, c, n in sacct if t == tracked.jobid), None)
+        file_code = codes.get(tracked.exit_file)
+        if record is not None:
+            state, code, node = record
+            if file_code is not None and state in ("COMPLETED", "FAILED"):
+                code = file_code
+            return Final(state, code, node or tracked.node)
+        queue_state = queue[0][1] if queue else None
+        if queue_state and not self.backend.is_active(queue_state) and queue_state in SLURM_FAILURE | SLURM_GRACEFUL | {"COMPLETED"}:
+            return Final(queue_state, file_code if file_code is not None else (0 if queue_state == "COMPLETED" else None), tracked.node)
+        if file_code is not None:
+            return Final("COMPLETED" if file_code == 0 else "FAILED", file_code, tracked.node)
+        return None
+
+    async def _exit_codes(self, tracked: list[Tracked]) -> dict[str, int]:
+        """Read every exit-code file (and array task files) of the finished jobs in one command."""
+        files = " ".join(shlex.quote(t.exit_file) + ("*" if t.array else "") for t in tracked)
+        script = f"for f in {files}; do [ -f \"$f\" ] && printf '%s %s\\n' \"$f\" \"$(cat \"$f\")\"; done; true"
+        code, lines = await run_command(self.target, script, self.cwd)
+        out: dict[str, int] = {}
+        for line in lines:
+            path, _, value = line.rpartition(" ")
+            try:
+                out[path] = int(value)
+            except ValueError:
+                continue
+        return out
+
+    # ---------------------------------------------------------- cancel
+
+    async def cancel(self, jobid: str) -> None:
+        """Cancel a job; concurrent cancels on this host go out as one scancel/qdel."""
+        self.forget(jobid)
+        self.to_cancel.add(jobid)
+        if self.cancel_task is None or self.cancel_task.done():
+            self.cancel_task = asyncio.ensure_future(self._flush_cancels())
+        await asyncio.shield(self.cancel_task)
+
+    async def _flush_cancels(self) -> None:
+        await asyncio.sleep(0.05)  # let the other steps canceled by the same event join
+        ids, self.to_cancel = sorted(self.to_cancel), set()
+        if not ids:
+            return
+        for attempt in range(3):
+            try:
+                code, lines = await run_command(self.target, self.backend.cancel(ids), self.cwd, timeout=30)
+                if code == 0 or any("Invalid job id" in l or "Unknown Job" in l for l in lines):
+                    return
+            except Exception as exc:  # noqa: BLE001
+                self.note(f"cancel of {' '.join(ids)} failed ({_short(exc)}); retrying")
+            await asyncio.sleep(1 + attempt)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[-1] if text else type(exc).__name__)[:200]
+
