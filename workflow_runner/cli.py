@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     _input_options(run)
     run.add_argument("--max-parallel", "-j", type=int, default=os.cpu_count() or 2, metavar="N",
                      help="at most N local step processes at once (default: number of CPUs)")
+    run.add_argument("--cpus", type=float, metavar="N", help="CPUs this machine offers to jobs' resources: (default: detected)")
+    run.add_argument("--memory", metavar="SIZE", help="memory offered to jobs' resources:, e.g. 16G (default: detected)")
+    run.add_argument("--gpus", type=int, metavar="N", help="GPUs offered to jobs' resources: (default: detected)")
     run.add_argument("--grace", type=float, default=10.0, metavar="SECONDS",
                      help="on cancel, wait this long after SIGTERM before SIGKILL (default 10; a second Ctrl-C cuts it short)")
     out = run.add_mutually_exclusive_group()
@@ -250,7 +253,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _run(wf: Any, resolved: Any, args: argparse.Namespace, user: Any) -> int:
+    from workflow_runner.engine.context import evaluate
     from workflow_runner.engine.durations import parse_duration
+    from workflow_runner.expressions import Context
     from workflow_runner.engine.scheduler import RunEngine, RunOptions, Shared
     from workflow_runner.graph import make_plan
     from workflow_runner.inputs import _user
@@ -262,7 +267,8 @@ async def _run(wf: Any, resolved: Any, args: argparse.Namespace, user: Any) -> i
     from workflow_runner.errors import raise_all
 
     plan = make_plan(wf, resolved.values)
-    raise_all(preflight(plan, resolved.values))
+    pool = _resource_pool(args)
+    raise_all(preflight(plan, resolved.values) + check_resources(plan, resolved.values, pool))
     run_dir = RunDir.allocate(wf.name)
     if args.json:
         screen: Any = JsonReporter()
@@ -281,7 +287,7 @@ async def _run(wf: Any, resolved: Any, args: argparse.Namespace, user: Any) -> i
     options = RunOptions(max_parallel=args.max_parallel, grace=args.grace, user=_user(), org=user.org)
     secrets = list(resolved.secrets) + [str(v) for v in user.org.values() if isinstance(v, str) and len(v) >= 4]
     shared = Shared(reporter=Fanout(RunRecorder(run_dir.root), screen), targets=targets, options=options,
-                    local_slots=asyncio.Semaphore(args.max_parallel), secrets=secrets)
+                    local_slots=asyncio.Semaphore(args.max_parallel), secrets=secrets, pool=pool)
     engine = RunEngine(plan, resolved, run_dir, shared)
     got: list[int] = []
 
@@ -300,7 +306,7 @@ async def _run(wf: Any, resolved: Any, args: argparse.Namespace, user: Any) -> i
         loop.add_signal_handler(sig, on_signal, sig)
     watchdog = None
     try:
-        limit = parse_duration(wf.timeout) if not hasattr(wf.timeout, "evaluate") else None
+        limit = parse_duration(evaluate(wf.timeout, Context(values={"inputs": resolved.values})))
     except ValueError as exc:
         raise WorkflowError(f"timeout: {exc}", location=wf.locate(("timeout",))) from None
     if limit:
@@ -321,6 +327,38 @@ async def _run(wf: Any, resolved: Any, args: argparse.Namespace, user: Any) -> i
     if got:
         return 130 if got[0] == signal.SIGINT else 143
     return outcome.exit_code
+
+
+def _resource_pool(args: argparse.Namespace) -> Any:
+    from workflow_runner.engine.resources import Request, ResourcePool, detect, parse_memory
+
+    found = detect()
+    try:
+        memory = parse_memory(args.memory) if args.memory else found.memory_mb
+    except ValueError as exc:
+        raise WorkflowError(f"--memory: {exc}") from None
+    return ResourcePool(Request(args.cpus or found.cpus, memory, found.gpus if args.gpus is None else args.gpus))
+
+
+def check_resources(plan: Any, inputs: dict, pool: Any) -> list[WorkflowError]:
+    """A job asking for more than the machine has is an error before anything runs."""
+    from workflow_runner.engine.context import evaluate
+    from workflow_runner.engine.resources import request_of
+    from workflow_runner.expressions import Context
+
+    errors: list[WorkflowError] = []
+    for inst in plan.all_instances():
+        r = inst.job.resources
+        if r is None or inst.job.ssh is not None:
+            continue
+        ctx = Context(values={"inputs": inputs, "matrix": inst.matrix or {}})
+        where = plan.workflow.locate(inst.job.path + ("resources",))
+        try:
+            values = {k: evaluate(v, ctx) for k, v in (("cpus", r.cpus), ("memory", r.memory), ("gpus", r.gpus))}
+            pool.check(request_of(values, f"job '{inst.key}'"), f"job '{inst.key}'")
+        except WorkflowError as exc:
+            errors.append(WorkflowError(exc.message, location=where))
+    return errors
 
 
 def _expand(path: Any) -> Any:

@@ -25,6 +25,7 @@
 
 set -euo pipefail
 umask 022
+trap 'echo "slurm.sh: ERROR: unexpected failure (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 readonly PACKAGES=(munge slurmctld slurmd slurm-client slurm-wlm-torque slurmdbd mariadb-server)
 readonly ROOT_DIR=${WFRUN_TEST_ROOT:-/var/lib/wfrun-test}
@@ -52,7 +53,8 @@ readonly NODE
 # ---------------------------------------------------------------- helpers
 
 now_us() { local t=${EPOCHREALTIME/./}; echo $((10#$t)); }
-readonly T_START=$(now_us)
+T_START=$(now_us)
+readonly T_START
 T_PHASE=$T_START
 
 seconds_since() { # $1 = start in µs → "1.23"
@@ -127,8 +129,8 @@ spawn() { # $1 = daemon name, rest = command
     echo "$pid" >"$PID_DIR/$name.pid"
     # Wait for the exec chain (subshell → setsid → …) to reach the daemon.
     for ((i = 0; i < 100; i++)); do
-        [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$name" ]] && return 0
-        [[ -e /proc/$pid ]] || break
+        if [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$name" ]]; then return 0; fi
+        if [[ ! -e /proc/$pid ]]; then break; fi
         sleep 0.02
     done
     running "$name" || die "$name did not start: $*" "$name"
@@ -144,8 +146,9 @@ wait_for() {
         running "$name" || die "$name exited while waiting for $what" "$name"
         (($(now_us) < deadline)) || die "timed out after ${TIMEOUT}s waiting for $what" "$name"
         sleep "$delay"
-        [[ $delay == 0.05 ]] && delay=0.1
+        delay=0.1
     done
+    return 0
 }
 
 stop_daemon() { # TERM, wait until gone (or zombie), KILL after 30 s
@@ -201,10 +204,10 @@ install_packages() {
         apt-get -o DPkg::Lock::Timeout=300 update >>"$log" 2>&1 &&
             apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends \
                 "${PACKAGES[@]}" >>"$log" 2>&1 || rc=$?
-        ((rc == 0)) && break
+        if ((rc == 0)); then break; fi
         sleep $((try * 5))
     done
-    ((created_policy)) && rm -f /usr/sbin/policy-rc.d
+    if ((created_policy)); then rm -f /usr/sbin/policy-rc.d; fi
     if ((rc != 0)); then
         printf 'slurm.sh: ERROR: apt-get failed (exit %d); last lines of %s:\n' "$rc" "$log" >&2
         tail -n 30 "$log" >&2
@@ -274,7 +277,7 @@ db_port() { # the MariaDB port: chosen once (first free from 33306), then kept
 db_password() {
     local f=$DB_DIR/slurm.password
     if [[ ! -s $f ]]; then
-        (umask 077 && tr -dc 'A-Za-z0-9' </dev/urandom | head -c 24 >"$f")
+        (umask 077 && od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$f")
     fi
     cat "$f"
 }
@@ -307,8 +310,9 @@ configure() {
     node=$(node_line) || exit 1
     port=$(db_port) || exit 1
     pass=$(db_password) || exit 1
-    spank=$(ls /usr/lib/*/slurm-wlm/spank_pbs.so 2>/dev/null | head -n 1)
-    [[ -n $spank ]] || die "spank_pbs.so not found under /usr/lib/*/slurm-wlm/ (slurm-wlm-torque?)"
+    local candidates=(/usr/lib/*/slurm-wlm/spank_pbs.so)
+    spank=${candidates[0]}
+    [[ -f $spank ]] || die "spank_pbs.so not found under /usr/lib/*/slurm-wlm/ (slurm-wlm-torque?)"
 
     write_if_changed "$PLUGSTACK_CONF" 644 root:root <<EOF
 $MARKER
@@ -399,7 +403,9 @@ start_mariadb() {
             { tail -n 25 "$LOG_DIR/mariadb-install-db.out" >&2; die "mariadb-install-db failed"; }
         initialised="initialised, "
     fi
-    port_in_use "$port" && die "port $port for MariaDB is taken by another process (delete $DB_DIR/port to choose another)"
+    if port_in_use "$port"; then
+        die "port $port for MariaDB is taken by another process (delete $DB_DIR/port to choose another)"
+    fi
     # Test database: durability does not matter, speed does.
     spawn mariadbd mariadbd --no-defaults --user=mysql --datadir="$DB_DIR/data" \
         --socket="$DB_SOCKET" --port="$port" --bind-address=127.0.0.1 \
@@ -419,7 +425,9 @@ dbd_answers() { sacctmgr -n -P list cluster format=Cluster; }
 
 start_slurmdbd() {
     if ! running slurmdbd; then
-        port_in_use 6819 && die "port 6819 (slurmdbd) is taken by a process not started by this script"
+        if port_in_use 6819; then
+            die "port 6819 (slurmdbd) is taken by a process not started by this script"
+        fi
         spawn slurmdbd slurmdbd -D
         wait_for slurmdbd "slurmdbd to answer sacctmgr" dbd_answers
         phase slurmdbd "started (pid $(daemon_pid slurmdbd))"
@@ -433,7 +441,9 @@ start_slurmdbd() {
 
 start_slurmctld() {
     if running slurmctld; then return 0; fi
-    port_in_use 6817 && die "port 6817 (slurmctld) is taken by a process not started by this script"
+    if port_in_use 6817; then
+        die "port 6817 (slurmctld) is taken by a process not started by this script"
+    fi
     spawn slurmctld slurmctld -D
     wait_for slurmctld "slurmctld to answer" scontrol ping
     phase slurmctld "started (pid $(daemon_pid slurmctld))"
@@ -441,7 +451,9 @@ start_slurmctld() {
 
 start_slurmd() {
     if running slurmd; then return 0; fi
-    port_in_use 6818 && die "port 6818 (slurmd) is taken by a process not started by this script"
+    if port_in_use 6818; then
+        die "port 6818 (slurmd) is taken by a process not started by this script"
+    fi
     spawn slurmd slurmd -D -N "$NODE"
     phase slurmd "started (pid $(daemon_pid slurmd))"
 }

@@ -554,3 +554,32 @@ def test_second_interrupt_cuts_grace_short(tmp_path, write):
     proc.communicate(timeout=20)
     assert proc.returncode == 130
     assert time.monotonic() - t0 < 5
+
+
+def test_resource_aware_scheduling_never_exceeds_declared_cpus(wfrun, write, tmp_path):
+    """Jobs of 2 and 1 CPUs on a 4-CPU budget: the jobs record the CPUs in use when they run."""
+    d = tmp_path / "cpu"
+    d.mkdir()
+    jobs = []
+    for i in range(6):
+        cpus = 2 if i % 2 == 0 else 1
+        jobs.append(
+            f"  j{i}:\n    resources: {{cpus: {cpus}, memory: 100M}}\n    steps:\n      - run: |\n"
+            f"          echo {cpus} > {d}/{i}.cpus\n"
+            f"          t=0; for f in {d}/*.cpus; do t=$((t + $(cat $f))); done; echo $t >> {d}.seen\n"
+            f"          sleep 0.3\n"
+            f"          rm {d}/{i}.cpus\n"
+        )
+    wf = write("w.yaml", "jobs:\n" + "".join(jobs))
+    r = wfrun(wf, "--cpus", "4", "-j", "8")
+    assert r.code == 0, r.out + r.err
+    seen = [int(x) for x in Path(f"{d}.seen").read_text().split()]
+    assert len(seen) == 6 and max(seen) <= 4 and max(seen) >= 3
+
+
+def test_job_larger_than_machine_is_refused_before_running(wfrun, write, tmp_path):
+    marker = tmp_path / "ran"
+    wf = write("w.yaml", f"jobs:\n  small:\n    steps: [{{run: touch {marker}}}]\n  big:\n    resources: {{cpus: 1000}}\n    steps: [{{run: 'true'}}]\n")
+    r = wfrun(wf)
+    assert r.code == 2 and not marker.exists()
+    assert "w.yaml:5:16: job 'big' asks for 1000 CPUs but this machine has" in r.err

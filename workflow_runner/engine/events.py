@@ -27,6 +27,9 @@ class StepStarted:
     step: str
     attempt: int = 0
     host: str = "local"
+    index: int = -1
+    """The step's 0-based position in its job (-1 for job-level checks); cleanups share their step's."""
+    cleanup: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,9 @@ class StepFinished:
     duration: float
     log: str | None
     message: str | None = None
+    index: int = -1
+    cleanup: bool = False
+    outputs: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -115,6 +115,16 @@ class JobRun:
     def status_view(self) -> st.StatusView:
         return st.StatusView(failed=self.failed, canceled=self.canceled)
 
+    def request(self) -> Any:
+        """What each local process of this job holds of the machine (resources:, default one CPU)."""
+        from workflow_runner.engine.resources import Request, request_of
+
+        if self.job.resources is None:
+            return Request()
+        r = self.job.resources
+        values = {k: evaluate(v, self.context()) for k, v in (("cpus", r.cpus), ("memory", r.memory), ("gpus", r.gpus))}
+        return request_of(values, f"job '{self.key}'")
+
     @property
     def max_parallel(self) -> int | None:
         strategy = self.job.strategy
@@ -225,7 +235,7 @@ class JobRun:
     def _skip(self, step: Step, why: str) -> None:
         if step.id:
             self.steps[step.id] = {"outputs": {}, "outcome": "skipped", "conclusion": "skipped"}
-        self.engine.emit(StepFinished(self.key, step.name, st.SKIPPED, None, 0.0, None, why))
+        self.engine.emit(StepFinished(self.key, step.name, st.SKIPPED, None, 0.0, None, why, step.index))
 
     def _record(self, step: Step, outcome: StepOutcome, log: str | None, duration: float) -> None:
         outputs = outcome.outputs or {}
@@ -233,7 +243,8 @@ class JobRun:
         if step.id:
             word = {st.COMPLETED: "success", st.FAILED: "failure", st.CANCELED: "cancelled"}.get(outcome.status, outcome.status)
             self.steps[step.id] = {"outputs": outputs, "outcome": word, "conclusion": word}
-        self.engine.emit(StepFinished(self.key, step.name, outcome.status, outcome.exit_code, duration, log, outcome.message))
+        self.engine.emit(StepFinished(self.key, step.name, outcome.status, outcome.exit_code, duration, log, outcome.message,
+                                      step.index, outputs=outputs))
 
     async def _step(self, step: Step, early: bool, started: list) -> None:
         eng = self.engine
@@ -324,7 +335,7 @@ class JobRun:
             "PW_WORKFLOW_STEP_CURRENT_RETRY": str(attempt),
             "PW_WORKFLOW_STEP_MAX_RETRIES": str(max_retries),
         }
-        eng.emit(StepStarted(self.key, step.name, attempt, place.target.name))
+        eng.emit(StepStarted(self.key, step.name, attempt, place.target.name, step.index))
         try:
             async with _timeout(timeout):
                 if step.uses:
@@ -343,8 +354,15 @@ class JobRun:
             script=script, env=env, cwd=place.cwd, outputs_file=outputs_file, grace=shared.options.grace, hurry=shared.hurry
         )
         if place.target is shared.targets.local:
-            async with shared.local_slots:
-                result = await place.target.run(command, log.line)
+            request = self.request()
+            if shared.pool is not None:
+                await shared.pool.acquire(request)
+            try:
+                async with shared.local_slots:
+                    result = await place.target.run(command, log.line)
+            finally:
+                if shared.pool is not None:
+                    await asyncio.shield(shared.pool.release(request))
         else:
             result = await place.target.run(command, log.line)
         outputs = parse_outputs(result.outputs_text)
@@ -402,7 +420,7 @@ class JobRun:
         log_path = eng.run_dir.step_file("logs", self.key, step.index, step.key, ".cleanup.log")
         log = StepLog(self, name, str(log_path))
         t0 = time.monotonic()
-        eng.emit(StepStarted(self.key, name, 0, place.target.name))
+        eng.emit(StepStarted(self.key, name, 0, place.target.name, step.index, cleanup=True))
         try:
             script = as_text(evaluate(step.cleanup, self.context(env)))
             cleanup_env = {**env, **self._pw_env(place), "OUTPUTS": outputs_file}
@@ -424,7 +442,7 @@ class JobRun:
             log_note = open(log_path, "a", encoding="utf-8")
             log_note.write(f"[wfrun] {message}\n")
             log_note.close()
-        eng.emit(StepFinished(self.key, name, status, code, time.monotonic() - t0, str(log_path), message))
+        eng.emit(StepFinished(self.key, name, status, code, time.monotonic() - t0, str(log_path), message, step.index, cleanup=True))
 
 
 async def _bounded(coro: Any, seconds: float) -> Any:

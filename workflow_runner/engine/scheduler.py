@@ -48,6 +48,8 @@ class Shared:
     hurry: asyncio.Event = field(default_factory=asyncio.Event)
     secrets: list[str] = field(default_factory=list)
     any_failed: asyncio.Event = field(default_factory=asyncio.Event)
+    pool: Any = None
+    """engine.resources.ResourcePool: CPUs/memory/GPUs of this machine held by local step processes."""
     services: dict[Any, Any] = field(default_factory=dict)
     """Per-run helpers shared by steps, e.g. one batch watcher per (host, scheduler)."""
     early_cancel: dict[asyncio.Task, Any] = field(default_factory=dict)
