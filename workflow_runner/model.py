@@ -52,6 +52,8 @@ class Step:
     ignore_errors: Value
     path: tuple
     loc: Location
+    termination: Value = None
+    """{signal, before}: signal the step this long before its timeout/walltime (checkpointing)."""
 
     @property
     def key(self) -> str:
@@ -261,6 +263,7 @@ class _Builder:
             ignore_errors=self._item(spec, "ignore-errors", path, False),
             path=path,
             loc=self.loc(path),
+            termination=self._item(spec, "termination", path),
         )
 
     def _check_step_ids(self, job_path: tuple, steps: tuple[Step, ...]) -> None:

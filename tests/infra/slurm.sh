@@ -454,11 +454,23 @@ start_slurmd() {
     if port_in_use 6818; then
         die "port 6818 (slurmd) is taken by a process not started by this script"
     fi
+    SLURMD_SPAWNED=$(date +%s)
     spawn slurmd slurmd -D -N "$NODE"
     phase slurmd "started (pid $(daemon_pid slurmd))"
 }
 
 # ---------------------------------------------------------------- health
+
+SLURMD_SPAWNED=0
+
+slurmd_registered() { # has the slurmd we started registered with slurmctld?
+    ((SLURMD_SPAWNED > 0)) || return 0
+    local line t
+    line=$(scontrol -o show node "$NODE" 2>/dev/null) || return 1
+    [[ $line =~ SlurmdStartTime=([0-9T:-]+) ]] || return 1
+    t=$(date -d "${BASH_REMATCH[1]}" +%s) || return 1
+    ((t >= SLURMD_SPAWNED - 1))
+}
 
 node_state() { sinfo -h -N -n "$NODE" -o '%T' 2>/dev/null | head -n 1; }
 
@@ -485,7 +497,7 @@ healthy() { all_running && node_usable && sacct_answers >/dev/null 2>&1; }
 
 wait_ready() {
     local deadline=$(($(now_us) + TIMEOUT * 1000000))
-    until node_usable; do
+    until node_usable && slurmd_registered; do
         running slurmd || die "slurmd exited before node $NODE became idle" slurmd slurmctld
         if (($(now_us) >= deadline)); then
             scontrol show node "$NODE" >&2 || true
@@ -517,11 +529,10 @@ cmd_start() {
     fi
     if ((${#CHANGED[@]} > 0)); then
         # New configuration: restart what reads it.
-        local d restarted=()
-        for d in slurmd slurmctld slurmdbd; do
-            if running "$d"; then
-                stop_daemon "$d" && restarted+=("$d")
-            fi
+        local d restarted=() affected=(slurmd slurmctld)
+        if [[ " ${CHANGED[*]} " == *" $SLURMDBD_CONF "* ]]; then affected+=(slurmdbd); fi
+        for d in "${affected[@]}"; do
+            if running "$d" && stop_daemon "$d"; then restarted+=("$d"); fi
         done
         phase configure "wrote ${CHANGED[*]##*/}${restarted:+; stopped ${restarted[*]} to apply it}"
     fi
@@ -580,7 +591,10 @@ cmd_status() {
 case ${1:-} in
     start) cmd_start ;;
     stop) cmd_stop ;;
-    status) cmd_status ;;
+    status)
+        trap - ERR # a non-zero exit is a normal answer here
+        cmd_status
+        ;;
     *)
         echo "usage: $0 start|stop|status" >&2
         exit 2

@@ -583,3 +583,29 @@ def test_job_larger_than_machine_is_refused_before_running(wfrun, write, tmp_pat
     r = wfrun(wf)
     assert r.code == 2 and not marker.exists()
     assert "w.yaml:5:16: job 'big' asks for 1000 CPUs but this machine has" in r.err
+
+
+def test_termination_signal_before_timeout_lets_next_attempt_resume(wfrun, write, tmp_path):
+    """SIGTERM 2 s before the 3 s timeout: the program checkpoints; the retry resumes from the checkpoint."""
+    ck = tmp_path / "checkpoint"
+    wf = write("w.yaml", f"""
+jobs:
+  train:
+    steps:
+      - timeout: 3s
+        termination: {{signal: TERM, before: 2s}}
+        retry: {{max-retries: 1}}
+        run: |
+          start=$(cat {ck} 2>/dev/null || echo 0)
+          echo "attempt $PW_WORKFLOW_STEP_CURRENT_RETRY starts at epoch $start"
+          trap 'echo $i > {ck}; echo "checkpointed at $i"; exit 1' TERM
+          for i in $(seq $start 30); do
+            if [ $i -ge 12 ]; then echo "finished"; exit 0; fi
+            sleep 0.1
+          done
+""")
+    r = wfrun(wf, "--grace", "1")
+    assert r.code == 0, r.out
+    assert "checkpointed at" in r.out
+    resumed = int(ck.read_text())
+    assert resumed > 0 and f"attempt 1 starts at epoch {resumed}" in r.out and "finished" in r.out

@@ -343,15 +343,32 @@ class JobRun:
 
                     return await run_uses(self, step, place, step_env, log)
                 script = as_text(evaluate(step.run, self.context(env)))
-                return await self._run_script(script, place, step_env, outputs_file, log)
+                return await self._run_script(script, place, step_env, outputs_file, log, self._termination(step, timeout))
         except TimeoutError:
             log.note(f"timed out after {timeout:g}s")
             return StepOutcome(st.FAILED, message=f"timed out after {timeout:g}s")
 
-    async def _run_script(self, script: str, place: Placement, env: dict[str, str], outputs_file: str, log: StepLog) -> StepOutcome:
+    def termination(self, step: Step) -> tuple[int, float] | None:
+        """(signal number, seconds before the limit) from the step's ``termination:``, if any."""
+        spec = evaluate(step.termination, self.context()) if step.termination is not None else None
+        if not isinstance(spec, dict):
+            return None
+        return signal_number(spec.get("signal", "TERM")), parse_duration(spec.get("before")) or 0.0
+
+    def _termination(self, step: Step, timeout: float | None) -> tuple[int, float] | None:
+        term = self.termination(step)
+        if term is None or timeout is None:
+            return None
+        return term[0], max(0.0, timeout - term[1])
+
+    async def _run_script(
+        self, script: str, place: Placement, env: dict[str, str], outputs_file: str, log: StepLog,
+        signal_at: tuple[int, float] | None = None,
+    ) -> StepOutcome:
         shared = self.engine.shared
         command = StepCommand(
-            script=script, env=env, cwd=place.cwd, outputs_file=outputs_file, grace=shared.options.grace, hurry=shared.hurry
+            script=script, env=env, cwd=place.cwd, outputs_file=outputs_file, grace=shared.options.grace, hurry=shared.hurry,
+            signal_at=signal_at[1] if signal_at else None, signal=signal_at[0] if signal_at else 15,
         )
         if place.target is shared.targets.local:
             request = self.request()
@@ -459,6 +476,21 @@ def _number(value: Any, what: str) -> float:
         return float(value or 0)
     except (TypeError, ValueError):
         raise WorkflowError(f"{what} must be a number, got {value!r}") from None
+
+
+def signal_number(value: Any) -> int:
+    """15, 'TERM', 'SIGTERM', 'usr1' → the signal number."""
+    import signal
+
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    name = str(value).strip().upper()
+    if name.isdigit():
+        return int(name)
+    try:
+        return int(signal.Signals[name if name.startswith("SIG") else "SIG" + name])
+    except KeyError:
+        raise WorkflowError(f"termination.signal: unknown signal '{value}'") from None
 
 
 def _exit_message(code: int | None) -> str:

@@ -37,6 +37,9 @@ class StepCommand:
     hurry: asyncio.Event | None = None
     """When set during a cancel, skip the rest of the grace period."""
     shell: tuple[str, ...] = ("bash",)
+    signal_at: float | None = None
+    """Seconds after start at which to send ``signal`` to the whole process group (graceful termination)."""
+    signal: int = 15
 
 
 @dataclass(slots=True)

@@ -45,6 +45,9 @@ class LocalTarget:
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
         )
+        warn = None
+        if command.signal_at is not None:
+            warn = asyncio.get_running_loop().call_later(max(0.0, command.signal_at), _kill_group, proc.pid, command.signal)
         try:
             await _pump(proc.stdout, on_output)
             code = await proc.wait()
@@ -52,6 +55,8 @@ class LocalTarget:
             await terminate_group(proc, command.grace, command.hurry)
             raise
         finally:
+            if warn is not None:
+                warn.cancel()
             # A script may leave background children holding no pipe; they are
             # part of the step and must not outlive it.
             _kill_group(proc.pid, signal.SIGKILL)

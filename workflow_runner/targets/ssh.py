@@ -567,9 +567,9 @@ class _Step:
 
     async def finish(self, command: StepCommand) -> StepResult:
         if self.proc is not None:
-            await asyncio.wait(self.readers)
+            await asyncio.wait(self.readers, return_when=asyncio.FIRST_EXCEPTION)
             for task in self.readers:
-                if task.exception() is not None:  # e.g. on_output raised
+                if task.done() and task.exception() is not None:  # e.g. on_output raised
                     raise task.exception()
             await self.proc.wait_closed()
             self.target._host.active.discard(self)

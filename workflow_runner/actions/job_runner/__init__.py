@@ -29,7 +29,8 @@ from workflow_runner.actions.job_runner.batch import BACKENDS, SLURM_FAILURE, SL
 from workflow_runner.actions.job_runner.spec import JobSpec, build_spec
 from workflow_runner.actions.job_runner.stream import Streamer
 from workflow_runner.engine import status as st
-from workflow_runner.engine.context import expand_path
+from workflow_runner.engine.context import evaluate, expand_path
+from workflow_runner.engine.durations import parse_duration
 from workflow_runner.errors import InputError, TargetError, WorkflowError
 from workflow_runner.state.rundir import safe_name
 from workflow_runner.targets.base import StepCommand
@@ -72,7 +73,10 @@ def job_name_for(run_id: str, job_key: str, step_key: str) -> str:
     return base[:51] + "-" + digest
 
 
-def render_scripts(spec: JobSpec, *, rundir: str, out_file: str, exit_file: str, job_name: str, label: str) -> tuple[str, str | None]:
+def render_scripts(
+    spec: JobSpec, *, rundir: str, out_file: str, exit_file: str, job_name: str, label: str,
+    signal: tuple[str, int] | None = None,
+) -> tuple[str, str | None]:
     """(prepare-and-submit command, submit command line or None for SSH mode)."""
     env = _env()
     backend = BACKENDS[spec.mode]() if spec.mode in BACKENDS else None
@@ -82,7 +86,7 @@ def render_scripts(spec: JobSpec, *, rundir: str, out_file: str, exit_file: str,
     delim = "WFRUN_EOF_" + _secrets.token_hex(6)
     while delim in job_script or (spec.script and delim in spec.script):
         delim = "WFRUN_EOF_" + _secrets.token_hex(6)
-    submit = backend.submit(spec, job_name, rundir, out_file) if backend else None
+    submit = backend.submit(spec, job_name, rundir, out_file, signal) if backend else None
     prepare = env.get_template("prepare.sh.j2").render(
         spec=spec, rundir=rundir, exit_file=exit_file, out_file=out_file, job_script=job_script, delim=delim,
         submit=submit, submit_name=backend.submit_name if backend else "")
@@ -118,12 +122,22 @@ async def _run(definition: "Workflow", version: str, job: "JobRun", step: "Step"
     out_file = f"{rundir}/run.{run_id}.out"
     name = job_name_for(run_id, job.key, step.key)
     exit_file = f"{rundir}/wfrun.{name}.exit"
+    term = job.termination(step)
+    signal = None
+    if term is not None:
+        import signal as signals
+
+        signal = (signals.Signals(term[0]).name.removeprefix("SIG"), max(1, int(term[1])))
+        if spec.mode == "pbs":
+            log.note("termination: PBS has no portable pre-walltime signal; only SLURM and direct mode support it")
     prepare, submit = render_scripts(spec, rundir=rundir, out_file=out_file, exit_file=exit_file, job_name=name,
-                                     label=f"{job.key}/{step.name}")
+                                     label=f"{job.key}/{step.name}", signal=signal)
     log.note(f"job_runner {version}: {spec.mode} mode on {target.name}, rundir {rundir}")
     outputs = {"rundir": rundir, "mode": spec.mode, "jobid": "", "job_state": "", "exit_code": ""}
     if spec.mode == "ssh":
-        return await _run_direct(job, target, spec, prepare, rundir, out_file, env, outputs, log)
+        timeout = parse_duration(evaluate(step.timeout, job.context()))
+        signal_at = (term[0], max(0.0, timeout - term[1])) if term and timeout else None
+        return await _run_direct(job, target, spec, prepare, rundir, out_file, env, outputs, log, signal_at)
     return await _run_batch(job, target, spec, prepare, rundir, out_file, exit_file, outputs, log, local)
 
 
@@ -140,7 +154,10 @@ async def _prepare(target: Any, prepare: str, rundir: str, log: "StepLog") -> tu
     return result.exit_code, lines
 
 
-async def _run_direct(job: "JobRun", target: Any, spec: JobSpec, prepare: str, rundir: str, out_file: str, env: dict, outputs: dict, log: "StepLog") -> "StepOutcome":
+async def _run_direct(
+    job: "JobRun", target: Any, spec: JobSpec, prepare: str, rundir: str, out_file: str, env: dict, outputs: dict,
+    log: "StepLog", signal_at: tuple[int, float] | None,
+) -> "StepOutcome":
     from workflow_runner.engine.job import StepOutcome
 
     code, _ = await _prepare(target, prepare, rundir, log)
@@ -148,7 +165,8 @@ async def _run_direct(job: "JobRun", target: Any, spec: JobSpec, prepare: str, r
         return StepOutcome(st.FAILED, code, outputs, f"job_runner: preparing {rundir} failed (exit code {code})")
     script = f"./run.sh 2>&1 | tee {shlex.quote(out_file)}\ncode=${{PIPESTATUS[0]}}\ntouch job.ended\nexit $code\n"
     command = StepCommand(script=script, env={k: v for k, v in env.items() if k != "OUTPUTS"}, cwd=rundir,
-                          outputs_file="/dev/null", grace=job.engine.shared.options.grace, hurry=job.engine.shared.hurry)
+                          outputs_file="/dev/null", grace=job.engine.shared.options.grace, hurry=job.engine.shared.hurry,
+                          signal_at=signal_at[1] if signal_at else None, signal=signal_at[0] if signal_at else 15)
     try:
         result = await target.run(command, log.line)
     except asyncio.CancelledError:

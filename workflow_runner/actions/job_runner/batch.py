@@ -66,10 +66,12 @@ class SlurmBackend:
     kind = "slurm"
     submit_name = "sbatch"
 
-    def submit(self, spec: Any, job_name: str, rundir: str, out_file: str) -> str:
+    def submit(self, spec: Any, job_name: str, rundir: str, out_file: str, signal: tuple[str, int] | None = None) -> str:
         q = shlex.quote
         args = ["sbatch", "--parsable", f"--job-name={q(job_name)}", f"--chdir={q(rundir)}",
                 f"--output={q(out_file)}", f"--error={q(out_file)}"]
+        if signal is not None:  # the scheduler's own graceful-termination mechanism
+            args.append(f"--signal=B:{signal[0]}@{signal[1]}")
         if "--array" in spec.slurm:
             args.append("--open-mode=append")
         return " ".join(args + ["run.sh"])
@@ -121,7 +123,7 @@ class PBSBackend:
     kind = "pbs"
     submit_name = "qsub"
 
-    def submit(self, spec: Any, job_name: str, rundir: str, out_file: str) -> str:
+    def submit(self, spec: Any, job_name: str, rundir: str, out_file: str, signal: tuple[str, int] | None = None) -> str:
         q = shlex.quote
         args = ["qsub", "-N", q(job_name), "-o", q(out_file), "-j", "oe"]
         for opt, value in spec.pbs.items():
