@@ -186,8 +186,8 @@ install_packages() {
     if packages_installed; then
         return 0
     fi
-    local log=$ROOT_DIR/apt.log created_policy=0
-    mkdir -p "$ROOT_DIR"
+    local log=$LOG_DIR/apt.log created_policy=0
+    mkdir -p "$LOG_DIR"
     : >"$log"
     # Package installation must not start daemons (there is no init system to
     # manage them, and we start them ourselves below).

@@ -172,7 +172,10 @@ async def _run_direct(
     except asyncio.CancelledError:
         await asyncio.shield(_after_cancel(target, rundir, log))
         raise
-    outputs.update(exit_code=str(result.exit_code), job_state="COMPLETED" if result.exit_code == 0 else "FAILED")
+    import socket
+
+    node = socket.gethostname() if target is job.engine.shared.targets.local else target.name.split("@")[-1].split(":")[0]
+    outputs.update(exit_code=str(result.exit_code), job_state="COMPLETED" if result.exit_code == 0 else "FAILED", node=node)
     if result.exit_code == 0:
         return StepOutcome(st.COMPLETED, 0, outputs)
     return StepOutcome(st.FAILED, result.exit_code, outputs, result.message or f"the script exited with code {result.exit_code}")
