@@ -23,7 +23,7 @@
 #   WFRUN_SLURM_CLUSTER   cluster name          [wfrun]
 #   WFRUN_TEST_USER       local test user       [wfrun]
 
-set -euo pipefail
+set -Eeuo pipefail
 umask 022
 trap 'echo "slurm.sh: ERROR: unexpected failure (exit $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 

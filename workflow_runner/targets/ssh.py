@@ -522,6 +522,8 @@ class _Step:
         self.cwd_failed = False
         self.error: BaseException | None = None
         self.on_output = on_output or (lambda line: None)
+        self.callback_error: BaseException | None = None
+        self.callback_failed = asyncio.Event()
         self.readers: set[asyncio.Task] = set()
         if proc is not None:
             target._host.active.add(self)
@@ -537,10 +539,20 @@ class _Step:
         step.pgid.set_result(None)
         return step
 
+    def _emit(self, line: bytes) -> None:
+        """Forward one line; a failing callback stops forwarding (the streams are still drained)."""
+        if self.callback_error is not None:
+            return
+        try:
+            self.on_output(line.decode("utf-8", "replace").rstrip("\r\n"))
+        except Exception as exc:  # noqa: BLE001 - re-raised by finish()
+            self.callback_error = exc
+            self.callback_failed.set()
+
     async def _pump(self, reader) -> None:
         try:
             while line := await reader.readline():
-                self.on_output(line.decode("utf-8", "replace").rstrip("\r\n"))
+                self._emit(line)
         except (asyncssh.Error, OSError, asyncio.IncompleteReadError) as exc:
             self.error = self.error or exc
 
@@ -548,7 +560,7 @@ class _Step:
         try:
             while line := await reader.readline():
                 if not line.startswith(_MARK):
-                    self.on_output(line.decode("utf-8", "replace").rstrip("\r\n"))
+                    self._emit(line)
                     continue
                 kind, _, value = line[len(_MARK):].rstrip(b"\n").partition(b" ")
                 if kind == b"P" and not self.pgid.done():
@@ -567,9 +579,16 @@ class _Step:
 
     async def finish(self, command: StepCommand) -> StepResult:
         if self.proc is not None:
-            await asyncio.wait(self.readers, return_when=asyncio.FIRST_EXCEPTION)
+            # Until both streams end — or on_output raised, or a reader broke.
+            failed = asyncio.ensure_future(self.callback_failed.wait())
+            try:
+                await asyncio.wait({*self.readers, failed}, return_when=asyncio.FIRST_EXCEPTION)
+            finally:
+                failed.cancel()
+            if self.callback_error is not None:
+                raise self.callback_error
             for task in self.readers:
-                if task.done() and task.exception() is not None:  # e.g. on_output raised
+                if task.done() and task.exception() is not None:
                     raise task.exception()
             await self.proc.wait_closed()
             self.target._host.active.discard(self)

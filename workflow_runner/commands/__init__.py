@@ -1,0 +1,1 @@
+"""Subcommands that live outside ``cli.py``; each module offers ``add_parsers(subparsers)``."""

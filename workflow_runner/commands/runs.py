@@ -1,0 +1,473 @@
+"""``wfrun runs``, ``wfrun status RUN``, ``wfrun logs RUN [JOB[/STEP]] [-f]``, ``wfrun cancel RUN``.
+
+They read (and, for cancel, flag) the run store ``$WFRUN_HOME/runs.db``, so they
+work from any terminal while a run goes on. RUN is a run number or ``last``.
+
+Wiring in ``cli.py``::
+
+    from workflow_runner.commands import runs as runs_cmd
+    runs_cmd.add_parsers(sub)                    # in build_parser()
+    if args.command in runs_cmd.NAMES:           # in main(), inside the try
+        return runs_cmd.main(args)
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from workflow_runner.errors import WorkflowError, did_you_mean
+from workflow_runner.state.store import FINAL, RunRow, RunStore, StepRow, pid_alive
+
+NAMES = ("runs", "status", "logs", "cancel")
+
+ICONS = {"completed": "✓", "failed": "✗", "skipped": "-", "canceled": "⊘", "running": "▶", "blocked": "…",
+         "interrupted": "!", "created": "…"}
+COLORS = {"completed": "32", "failed": "31", "skipped": "2", "canceled": "33", "running": "36", "blocked": "2",
+          "interrupted": "35", "created": "2"}
+
+
+# ------------------------------------------------------------------ parsers
+
+
+def add_parsers(sub: Any) -> None:
+    """Register runs, status, logs and cancel on an ``add_subparsers()`` object."""
+    p = sub.add_parser("runs", help="list recent runs", description="List recent runs, newest first.")
+    p.add_argument("--limit", "-n", type=int, default=20, metavar="N", help="show the N newest runs (default 20; 0 = all)")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.set_defaults(runs_handler=lambda a, store, out: show_runs(store, limit=a.limit, as_json=a.json, out=out))
+
+    p = sub.add_parser("status", help="show a run's jobs and steps",
+                       description="Show a run's jobs and steps: status, attempts, exit codes, durations, hosts, batch jobs, logs.")
+    p.add_argument("run", metavar="RUN", help="run number (see 'wfrun runs'), or 'last'")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(runs_handler=lambda a, store, out: show_status(store, a.run, as_json=a.json, out=out))
+
+    p = sub.add_parser("logs", help="print step logs", description=(
+        "Print the logs of a run's steps, in order. JOB alone selects all its steps; STEP is a step name or its "
+        "1-based number (a step's cleanup log comes with it). With several logs, lines are prefixed by [job/step]."))
+    p.add_argument("run", metavar="RUN", help="run number (see 'wfrun runs'), or 'last'")
+    p.add_argument("select", nargs="?", metavar="JOB[/STEP]", help="only this job, or this step of it")
+    p.add_argument("--follow", "-f", action="store_true", help="keep printing new lines until the run ends")
+    p.set_defaults(runs_handler=lambda a, store, out: show_logs(store, a.run, a.select, follow=a.follow, out=out))
+
+    p = sub.add_parser("cancel", help="cancel a running run", description=(
+        "Cancel a run started by another wfrun: mark it in the run store and send its wfrun SIGTERM "
+        "(it cancels like Ctrl-C: steps stop, cleanups run), then wait until it has finished."))
+    p.add_argument("run", metavar="RUN", help="run number (see 'wfrun runs'), or 'last'")
+    p.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
+                   help="wait this long for the run to finish (default 60; 0 = do not wait)")
+    p.set_defaults(runs_handler=lambda a, store, out: cancel_run(store, a.run, wait=a.wait, out=out))
+
+
+def main(args: argparse.Namespace, *, store: RunStore | None = None, out: TextIO | None = None) -> int:
+    """Run the subcommand ``args`` was parsed for (by a parser built with :func:`add_parsers`)."""
+    own = store is None
+    store = store or RunStore()
+    try:
+        return args.runs_handler(args, store, out or sys.stdout)
+    finally:
+        if own:
+            store.close()
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def resolve_run(store: RunStore, run: int | str) -> RunRow:
+    """The run numbered ``run`` (or the newest for 'last'), or a WorkflowError saying what exists."""
+    newest = store.newest_run()
+    text = str(run).strip()
+    if text.lower() in ("last", "latest"):
+        if newest is None:
+            raise WorkflowError(f"no runs recorded yet (in {store.path})")
+        number = newest
+    else:
+        try:
+            number = int(text)
+        except ValueError:
+            raise WorkflowError(f"run must be a run number or 'last', not '{text}'") from None
+    row = store.get_run(number)
+    if row is None:
+        known = f"newest is {newest}" if newest is not None else f"no runs recorded yet in {store.path}"
+        raise WorkflowError(f"run {number} not found ({known})")
+    return row
+
+
+def fmt_time(ts: float | None) -> str:
+    return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s" if seconds < 10 else f"{seconds:.0f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{minutes:02d}m"
+    return f"{hours // 24}d{hours % 24:02d}h"
+
+
+def _painter(out: TextIO, color: bool | None) -> Callable[[str, str], str]:
+    use = color if color is not None else (hasattr(out, "isatty") and out.isatty() and not os.environ.get("NO_COLOR"))
+
+    def paint(text: str, status: str) -> str:
+        code = COLORS.get(status)
+        return f"\033[{code}m{text}\033[0m" if use and code else text
+
+    return paint
+
+
+def _table(rows: list[list[str]], out: TextIO) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        out.write("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
+
+
+def _run_dict(row: RunRow) -> dict[str, Any]:
+    data = dataclasses.asdict(row)
+    data["duration"] = row.duration
+    return data
+
+
+# ------------------------------------------------------------------ wfrun runs
+
+
+def show_runs(store: RunStore, *, limit: int = 20, as_json: bool = False, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    rows = [store.refresh_liveness(r.id) or r if not r.final else r for r in store.list_runs(limit)]
+    if as_json:
+        out.write(json.dumps([_run_dict(r) for r in rows], indent=2) + "\n")
+        return 0
+    if not rows:
+        out.write(f"no runs yet (run store: {store.path})\n")
+        return 0
+    table = [["RUN", "WORKFLOW", "STATUS", "STARTED", "DURATION", "DIR"]]
+    for r in rows:
+        status = r.status + (" (cancel requested)" if r.cancel_requested and not r.final else "")
+        table.append([str(r.id), r.workflow, status, fmt_time(r.started or r.created), fmt_duration(r.duration), r.run_dir or "-"])
+    _table(table, out)
+    return 0
+
+
+# ------------------------------------------------------------------ wfrun status
+
+
+def show_status(store: RunStore, run: int | str, *, as_json: bool = False, out: TextIO | None = None,
+                color: bool | None = None) -> int:
+    out = out or sys.stdout
+    row = resolve_run(store, run)
+    row = store.refresh_liveness(row.id) or row
+    with store.snapshot():
+        jobs = store.jobs(row.id)
+        steps = store.steps(row.id)
+        attempts = store.attempts(row.id)
+        batches = store.batch_jobs(row.id)
+    by_job: dict[str, list[StepRow]] = {}
+    for s in steps:
+        by_job.setdefault(s.job, []).append(s)
+    batch_of: dict[tuple[str, int], list[Any]] = {}
+    for b in batches:
+        batch_of.setdefault((b.job, b.step_index), []).append(b)
+    tries: dict[tuple[str, int, bool, str], list[Any]] = {}
+    for a in attempts:
+        tries.setdefault((a.job, a.step_index, a.cleanup, a.name), []).append(a)
+    job_rows = list(jobs) + [_missing_job(row.id, key) for key in by_job if key not in {j.key for j in jobs}]
+
+    if as_json:
+        data = _run_dict(row)
+        data["jobs"] = []
+        for j in job_rows:
+            jd = dataclasses.asdict(j)
+            jd["duration"] = j.duration
+            jd["steps"] = []
+            for s in by_job.get(j.key, []):
+                sd = dataclasses.asdict(s)
+                sd["attempt_rows"] = [dataclasses.asdict(a) for a in tries.get((s.job, s.index, s.cleanup, s.name), [])]
+                sd["batch_jobs"] = [] if s.cleanup else [dataclasses.asdict(b) for b in batch_of.get((s.job, s.index), [])]
+                jd["steps"].append(sd)
+            data["jobs"].append(jd)
+        out.write(json.dumps(data, indent=2) + "\n")
+        return 0
+
+    paint = _painter(out, color)
+    head = f"run {row.id} of {row.workflow}: {paint(row.status, row.status)}"
+    if row.exit_code is not None:
+        head += f" (exit {row.exit_code})"
+    if row.cancel_requested and not row.final:
+        head += ", cancel requested"
+    out.write(head + "\n")
+    out.write(f"  started {fmt_time(row.started or row.created)}, {'took' if row.final else 'running for'} {fmt_duration(row.duration)}"
+              + (f", pid {row.pid} on {row.hostname}" if not row.final and row.pid else "") + "\n")
+    out.write(f"  file: {row.file}\n")
+    out.write(f"  dir:  {row.run_dir or '-'}\n")
+    if row.status == "interrupted":
+        out.write("  its wfrun process ended without recording an outcome (killed?)\n")
+    if not job_rows:
+        out.write("  no jobs recorded\n")
+        return 0
+    width = max(len(j.key) for j in job_rows)
+    out.write("\n")
+    for j in job_rows:
+        reason = f"  {j.reason}" if j.reason and j.status != "completed" else ""
+        out.write(f"{paint(ICONS.get(j.status, '?'), j.status)} {j.key.ljust(width)}  {paint(j.status.ljust(11), j.status)}"
+                  f" {fmt_duration(j.duration).rjust(7)}{reason}\n")
+        for s in by_job.get(j.key, []):
+            _step_lines(s, tries.get((s.job, s.index, s.cleanup, s.name), []),
+                        [] if s.cleanup else batch_of.get((s.job, s.index), []), paint, out)
+    return 0
+
+
+def _missing_job(run: int, key: str) -> Any:
+    from workflow_runner.state.store import JobRow
+
+    return JobRow(run, key, "running", None, None, None, None)
+
+
+def _step_lines(s: StepRow, tries: list[Any], batches: list[Any], paint: Callable[[str, str], str], out: TextIO) -> None:
+    number = f"{s.index + 1}." if s.index >= 0 else "-"
+    duration = s.duration
+    if duration is None and s.status == "running" and s.started is not None:
+        duration = time.time() - s.started
+    parts = [f"    {number:>3} {s.name}", paint(s.status, s.status)]
+    if s.exit_code is not None:
+        parts.append(f"exit {s.exit_code}")
+    if duration is not None:
+        parts.append(fmt_duration(duration))
+    if s.host:
+        parts.append(f"on {s.host}")
+    if s.attempts > 1:
+        parts.append(f"{s.attempts} attempts")
+    out.write("  ".join(parts) + "\n")
+    pad = " " * 8
+    if len(tries) > 1:
+        out.write(pad + "attempts: " + ", ".join(
+            f"#{a.attempt + 1} {a.status}" + (f" (exit {a.exit_code})" if a.exit_code is not None else "") for a in tries) + "\n")
+    for b in batches:
+        what = f"batch job {b.jobid}" if b.jobid else "batch job (not submitted yet)" if b.state == "intent" else "batch job"
+        extra = f", exit {b.exit_code}" if b.exit_code is not None else ""
+        attempt = f", attempt {b.attempt + 1}" if len(batches) > 1 else ""
+        out.write(f"{pad}{what}: {b.state}{extra} ({b.scheduler} on {b.host}{attempt}), rundir {b.rundir}\n")
+    if s.message and s.status != "completed" or (s.message and "ignored" in s.message):
+        out.write(f"{pad}{s.message}\n")
+    if s.log:
+        out.write(f"{pad}log: {s.log}\n")
+
+
+# ------------------------------------------------------------------ wfrun logs
+
+
+@dataclasses.dataclass
+class _Selection:
+    job: str | None = None
+    index: int | None = None
+    name: str | None = None
+
+    def matches(self, s: StepRow) -> bool:
+        if self.job is not None and s.job != self.job:
+            return False
+        if self.index is not None:
+            return s.index == self.index
+        if self.name is not None:
+            return s.name == self.name or (s.cleanup and s.name == f"{self.name} (cleanup)")
+        return True
+
+    @property
+    def single_step(self) -> bool:
+        return self.index is not None or self.name is not None
+
+
+def _select(store: RunStore, row: RunRow, text: str | None, follow: bool) -> _Selection:
+    if not text:
+        return _Selection()
+    jobs = {j.key: j for j in store.jobs(row.id)}
+    steps = store.steps(row.id)
+    keys = list(dict.fromkeys([*jobs, *(s.job for s in steps)]))
+    if text in keys:
+        return _Selection(job=text)
+    if "/" not in text:
+        raise WorkflowError(f"run {row.id} has no job '{text}'{did_you_mean(text, keys)}")
+    job, step = text.rsplit("/", 1)
+    if job not in keys:
+        raise WorkflowError(f"run {row.id} has no job '{job}'{did_you_mean(job, keys) or did_you_mean(text, keys)}")
+    own = [s for s in steps if s.job == job]
+    job_open = not row.final and (job not in jobs or jobs[job].status not in FINAL)
+    if step.isdigit():
+        sel = _Selection(job=job, index=int(step) - 1)
+        if any(sel.matches(s) for s in own) or (follow and job_open):
+            return sel
+        top = max((s.index for s in own), default=-1) + 1
+        known = f"it has steps 1..{top}" if top else "no steps have run yet"
+        raise WorkflowError(f"job '{job}' of run {row.id} has no step {step} ({known})")
+    sel = _Selection(job=job, name=step)
+    if any(sel.matches(s) for s in own) or (follow and job_open):
+        return sel
+    names = [s.name for s in own]
+    hint = did_you_mean(step, names) or (f" (its steps: {', '.join(names)})" if names else " (no steps have run yet)")
+    raise WorkflowError(f"job '{job}' of run {row.id} has no step '{step}'{hint}")
+
+
+def guess_log(run_dir: str | None, s: StepRow) -> str | None:
+    """The log path of a step that has not finished (StepStarted does not carry it): run_dir/logs/<job>/<NN>-*.log."""
+    if s.log:
+        return s.log
+    if not run_dir or s.index < 0:
+        return None
+    from workflow_runner.state.rundir import safe_name
+
+    folder = Path(run_dir) / "logs" / safe_name(s.job)
+    if s.cleanup:
+        found = sorted(folder.glob(f"{s.index + 1:02d}-*.cleanup.log"))
+    else:
+        found = [p for p in sorted(folder.glob(f"{s.index + 1:02d}-*.log")) if not p.name.endswith(".cleanup.log")]
+    return str(found[0]) if len(found) == 1 else None
+
+
+def _label(s: StepRow) -> str:
+    return f"[{s.job}/{s.name}]"
+
+
+def show_logs(store: RunStore, run: int | str, select: str | None = None, *, follow: bool = False,
+              out: TextIO | None = None, poll: float = 0.3) -> int:
+    out = out or sys.stdout
+    row = resolve_run(store, run)
+    row = store.refresh_liveness(row.id) or row
+    sel = _select(store, row, select, follow)
+    if follow:
+        return _follow(store, row, sel, out, poll)
+    chosen = [s for s in store.steps(row.id) if sel.matches(s)]
+    shown = [(s, path) for s in chosen if (path := guess_log(row.run_dir, s))]
+    if not shown:
+        what = f"'{select}'" if select else f"run {row.id}"
+        why = ", ".join(f"{s.job}/{s.name}: {s.status}" + (f" ({s.message})" if s.message else "") for s in chosen[:5])
+        print(f"wfrun: no logs for {what}" + (f" ({why})" if why else ""), file=sys.stderr)
+        return 0
+    prefix = len(shown) > 1
+    for s, path in shown:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            print(f"wfrun: {s.job}/{s.name}: cannot read log {path}: {exc.strerror}", file=sys.stderr)
+            continue
+        text = data.decode("utf-8", "replace")
+        if not prefix:
+            out.write(text if not text or text.endswith("\n") else text + "\n")
+            continue
+        label = _label(s)
+        for line in text.splitlines():
+            out.write(f"{label} {line}\n")
+    out.flush()
+    return 0
+
+
+def _follow(store: RunStore, row: RunRow, sel: _Selection, out: TextIO, poll: float) -> int:
+    """Print new lines of the selected logs (and of steps that start later) until the run is final."""
+    prefix = not sel.single_step
+    state: dict[tuple, list[Any]] = {}  # step key -> [path, offset, partial bytes, label]
+    done: set[tuple] = set()
+    while True:
+        current = store.refresh_liveness(row.id) or row
+        final = current.final  # read before the files: once final, one more pass prints everything
+        for s in store.steps(row.id):
+            key = (s.job, s.index, s.cleanup, s.name)
+            if key in done or not sel.matches(s):
+                continue
+            entry = state.get(key)
+            if entry is None:
+                path = guess_log(current.run_dir, s)
+                if path is None:
+                    if s.status in FINAL:
+                        done.add(key)
+                    continue
+                entry = state[key] = [path, 0, b"", _label(s)]
+            _pump(entry, out, prefix or s.cleanup, final=False)
+            if s.status in FINAL:  # its log is closed: what is there now is everything
+                _pump(entry, out, prefix or s.cleanup, final=True)
+                done.add(key)
+        out.flush()
+        if final:
+            for key, entry in state.items():
+                if key not in done:
+                    _pump(entry, out, True if prefix else False, final=True)
+            out.flush()
+            return 0
+        time.sleep(poll)
+
+
+def _pump(entry: list[Any], out: TextIO, prefix: bool, *, final: bool) -> None:
+    path, offset, partial, label = entry
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        data = b""
+    entry[1] = offset + len(data)
+    data = partial + data
+    lines = data.split(b"\n")
+    entry[2] = lines.pop()
+    if final and entry[2]:
+        lines.append(entry[2])
+        entry[2] = b""
+    for line in lines:
+        text = line.decode("utf-8", "replace")
+        out.write(f"{label} {text}\n" if prefix else text + "\n")
+
+
+# ------------------------------------------------------------------ wfrun cancel
+
+
+def cancel_run(store: RunStore, run: int | str, *, wait: float = 60.0, out: TextIO | None = None, poll: float = 0.2) -> int:
+    """Flag the run canceled in the store, SIGTERM its wfrun if it lives on this host, wait until it is final."""
+    out = out or sys.stdout
+    row = resolve_run(store, run)
+    row = store.refresh_liveness(row.id) or row
+    if row.final:
+        out.write(f"run {row.id} already finished: {row.status}" + (f" (exit {row.exit_code})" if row.exit_code is not None else "") + "\n")
+        return 0
+    store.request_cancel(row.id)
+    if row.hostname == store.hostname and row.pid:
+        if row.pid == os.getpid():
+            raise WorkflowError(f"run {row.id} belongs to this very process (pid {row.pid})")
+        try:
+            os.kill(row.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            out.write(f"run {row.id}: cancel requested; its wfrun (pid {row.pid}) has already exited\n")
+        except PermissionError:
+            raise WorkflowError(f"run {row.id}: cannot signal its wfrun (pid {row.pid}): permission denied") from None
+        else:
+            out.write(f"run {row.id}: cancel requested; sent SIGTERM to its wfrun (pid {row.pid})\n")
+    else:
+        out.write(f"run {row.id}: cancel requested in the run store; its wfrun runs on {row.hostname or 'another host'}"
+                  f" (pid {row.pid}) and stops when it next checks the store\n")
+    out.flush()
+    if wait <= 0:
+        return 0
+    deadline = time.monotonic() + wait
+    while True:
+        current = store.refresh_liveness(row.id) or row
+        if current.final:
+            code = f" (exit {current.exit_code})" if current.exit_code is not None else ""
+            note = ": its wfrun exited without recording an outcome" if current.status == "interrupted" else ""
+            out.write(f"run {row.id} {current.status}{code}{note}\n")
+            return 0
+        if time.monotonic() >= deadline:
+            out.write(f"run {row.id} is still {current.status} after {wait:g}s (cleanups may still be running;"
+                      f" see 'wfrun status {row.id}')\n")
+            return 1
+        time.sleep(poll)
+
+
+__all__ = ["NAMES", "add_parsers", "main", "show_runs", "show_status", "show_logs", "cancel_run", "resolve_run", "guess_log",
+           "pid_alive"]

@@ -1,0 +1,777 @@
+"""The durable run store: every run, job, step, attempt and batch job in one SQLite file.
+
+``$WFRUN_HOME/runs.db`` (WAL, ``synchronous=NORMAL``, 5 s busy timeout) is shared
+by every wfrun process of this user: the one running a workflow writes, ``wfrun
+runs``/``status``/``logs`` in another terminal read, ``wfrun cancel`` flags a run.
+
+Tables (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`)::
+
+    runs        id (= the run number), workflow, file, run_dir, status, exit_code,
+                pid, pid_start, hostname, argv, inputs, secret_paths, created,
+                started, finished, cancel_requested
+    jobs        run, key, status, reason, started, finished, outputs      (run, key) unique
+    steps       run, job, step_index, cleanup, name, status, exit_code, attempts,
+                host, started, finished, duration, log, message, outputs
+                (run, job, step_index, cleanup, name) unique
+    attempts    run, job, step_index, cleanup, name, attempt, host, started,
+                finished, status, exit_code                 one row per try of a step
+    batch_jobs  id, run, job, step_index, attempt, host, scheduler, job_name,
+                rundir, jobid, state, exit_code, intent_at, submitted_at, finished_at
+
+Writes from the event stream (:meth:`RunStore.recorder`) are queued in memory and
+written in one short transaction at most every ``flush_interval`` seconds (a timer
+on the running event loop flushes the tail) and always at ``RunFinished``: the
+write lock is held only for the few milliseconds of a flush, never between events,
+so several wfrun processes can record at once. Writes that must precede an action
+(:meth:`RunStore.batch_intent` before ``sbatch``/``qsub``, :meth:`batch_submitted`
+right after) are committed — and fsync'ed — before the method returns.
+
+Secrets: the store writes what it is given. Callers MUST pass inputs already
+masked (``ResolvedInputs.masked()``); :meth:`RunStore.new_run` additionally
+replaces any of the ``secrets`` values it is handed in argv and inputs, and a
+recorder can be given the engine's ``mask`` for step messages and outputs.
+
+Statuses (torc's life cycle where it fits): runs are ``created``, ``running``,
+``completed``, ``failed``, ``canceled`` or ``interrupted`` (its process died
+without recording an outcome — see :meth:`RunStore.refresh_liveness`); jobs and
+steps are ``blocked``, ``running``, ``completed``, ``failed``, ``skipped``,
+``canceled`` or ``interrupted``.
+
+The engine reports only a step's final outcome, so a retried step's earlier
+attempts are recorded as ``failed`` (exit code unknown) when the next attempt
+starts; the last attempt gets the step's status and exit code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import socket
+import sqlite3
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from workflow_runner.engine.events import Event, JobChanged, RunFinished, RunStarted, StepFinished, StepStarted
+
+SCHEMA_VERSION = 1
+
+CREATED = "created"
+RUNNING = "running"
+BLOCKED = "blocked"
+INTERRUPTED = "interrupted"
+RUN_FINAL = frozenset({"completed", "failed", "canceled", INTERRUPTED})
+"""A run in one of these statuses will not change any more (unless resumed)."""
+FINAL = frozenset({"completed", "failed", "skipped", "canceled", INTERRUPTED})
+"""Final statuses of jobs and steps."""
+MASK = "***"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id               INTEGER PRIMARY KEY AUTOINCREMENT,
+    workflow         TEXT    NOT NULL,
+    file             TEXT    NOT NULL,
+    run_dir          TEXT,
+    status           TEXT    NOT NULL DEFAULT 'created',
+    exit_code        INTEGER,
+    pid              INTEGER,
+    pid_start        INTEGER,
+    hostname         TEXT,
+    argv             TEXT    NOT NULL DEFAULT '[]',
+    inputs           TEXT    NOT NULL DEFAULT '{}',
+    secret_paths     TEXT    NOT NULL DEFAULT '[]',
+    created          REAL    NOT NULL,
+    started          REAL,
+    finished         REAL,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    run      INTEGER NOT NULL,
+    key      TEXT    NOT NULL,
+    status   TEXT    NOT NULL,
+    reason   TEXT,
+    started  REAL,
+    finished REAL,
+    outputs  TEXT,
+    UNIQUE (run, key)
+);
+CREATE TABLE IF NOT EXISTS steps (
+    run        INTEGER NOT NULL,
+    job        TEXT    NOT NULL,
+    step_index INTEGER NOT NULL,
+    cleanup    INTEGER NOT NULL DEFAULT 0,
+    name       TEXT    NOT NULL,
+    status     TEXT    NOT NULL,
+    exit_code  INTEGER,
+    attempts   INTEGER NOT NULL DEFAULT 0,
+    host       TEXT,
+    started    REAL,
+    finished   REAL,
+    duration   REAL,
+    log        TEXT,
+    message    TEXT,
+    outputs    TEXT,
+    UNIQUE (run, job, step_index, cleanup, name)
+);
+CREATE TABLE IF NOT EXISTS attempts (
+    run        INTEGER NOT NULL,
+    job        TEXT    NOT NULL,
+    step_index INTEGER NOT NULL,
+    cleanup    INTEGER NOT NULL DEFAULT 0,
+    name       TEXT    NOT NULL,
+    attempt    INTEGER NOT NULL,
+    host       TEXT,
+    started    REAL,
+    finished   REAL,
+    status     TEXT    NOT NULL,
+    exit_code  INTEGER,
+    UNIQUE (run, job, step_index, cleanup, name, attempt)
+);
+CREATE TABLE IF NOT EXISTS batch_jobs (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    run          INTEGER NOT NULL,
+    job          TEXT    NOT NULL,
+    step_index   INTEGER NOT NULL,
+    attempt      INTEGER NOT NULL DEFAULT 0,
+    host         TEXT    NOT NULL,
+    scheduler    TEXT    NOT NULL,
+    job_name     TEXT    NOT NULL,
+    rundir       TEXT    NOT NULL,
+    jobid        TEXT,
+    state        TEXT    NOT NULL,
+    exit_code    INTEGER,
+    intent_at    REAL    NOT NULL,
+    submitted_at REAL,
+    finished_at  REAL
+);
+CREATE INDEX IF NOT EXISTS batch_jobs_run ON batch_jobs (run, job, step_index, attempt);
+"""
+
+_MIGRATIONS: dict[int, str] = {1: _SCHEMA}
+"""Schema version -> the SQL that brings version-1 to it. Add 2, 3, ... here; never edit a published one."""
+
+
+# ------------------------------------------------------------------ rows
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    id: int
+    workflow: str
+    file: str
+    run_dir: str | None
+    status: str
+    exit_code: int | None
+    pid: int | None
+    pid_start: int | None
+    hostname: str | None
+    argv: list[str]
+    inputs: dict[str, Any]
+    secret_paths: list[str]
+    created: float
+    started: float | None
+    finished: float | None
+    cancel_requested: bool
+
+    @property
+    def final(self) -> bool:
+        return self.status in RUN_FINAL
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish (to now while it runs); None if it never started."""
+        if self.started is None:
+            return None
+        end = self.finished if self.finished is not None else (None if self.final else time.time())
+        return None if end is None else max(0.0, end - self.started)
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    run: int
+    key: str
+    status: str
+    reason: str | None
+    started: float | None
+    finished: float | None
+    outputs: dict[str, str] | None
+
+    @property
+    def duration(self) -> float | None:
+        return _span(self.started, self.finished, self.status)
+
+
+@dataclass(frozen=True, slots=True)
+class StepRow:
+    run: int
+    job: str
+    index: int
+    cleanup: bool
+    name: str
+    status: str
+    exit_code: int | None
+    attempts: int
+    host: str | None
+    started: float | None
+    finished: float | None
+    duration: float | None
+    log: str | None
+    message: str | None
+    outputs: dict[str, str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRow:
+    run: int
+    job: str
+    step_index: int
+    cleanup: bool
+    name: str
+    attempt: int
+    host: str | None
+    started: float | None
+    finished: float | None
+    status: str
+    exit_code: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRow:
+    id: int
+    run: int
+    job: str
+    step_index: int
+    attempt: int
+    host: str
+    scheduler: str
+    job_name: str
+    rundir: str
+    jobid: str | None
+    state: str
+    exit_code: int | None
+    intent_at: float
+    submitted_at: float | None
+    finished_at: float | None
+
+
+def _span(started: float | None, finished: float | None, status: str) -> float | None:
+    if started is None:
+        return None
+    if finished is None:
+        return max(0.0, time.time() - started) if status == RUNNING else None
+    return max(0.0, finished - started)
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def default_path() -> Path:
+    from workflow_runner.state.rundir import wfrun_home
+
+    return wfrun_home() / "runs.db"
+
+
+def secret_paths_of(values: Any, secrets: Iterable[str], prefix: str = "") -> list[str]:
+    """Dotted input paths (``a.b``, ``list[2]``) whose string value holds one of ``secrets``."""
+    secrets = [s for s in secrets if s]
+    if not secrets:
+        return []
+    found: list[str] = []
+    if isinstance(values, dict):
+        for key, value in values.items():
+            found += secret_paths_of(value, secrets, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(values, list):
+        for i, value in enumerate(values):
+            found += secret_paths_of(value, secrets, f"{prefix}[{i}]")
+    elif isinstance(values, str) and any(s in values for s in secrets):
+        found.append(prefix)
+    return found
+
+
+def _scrub(value: Any, secrets: list[str]) -> Any:
+    if not secrets:
+        return value
+    if isinstance(value, dict):
+        return {k: _scrub(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub(v, secrets) for v in value]
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, MASK)
+    return value
+
+
+def process_start(pid: int) -> int | None:
+    """The kernel's start time of ``pid`` (clock ticks since boot), to tell a reused pid apart; None if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    try:
+        return int(data[data.rindex(b")") + 2 :].split()[19])
+    except (ValueError, IndexError):
+        return None
+
+
+def pid_alive(pid: int, start: int | None = None) -> bool:
+    """Is ``pid`` a live (non-zombie) process on this host — the same one that started at ``start``?"""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # someone else's process: it exists
+    except OSError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True  # no /proc (not Linux): kill(0) is all we know
+    fields = data[data.rindex(b")") + 2 :].split()
+    if fields[:1] in ([b"Z"], [b"X"]):
+        return False
+    if start is not None:
+        try:
+            return int(fields[19]) == start
+        except (ValueError, IndexError):
+            return True
+    return True
+
+
+# ------------------------------------------------------------------ the store
+
+
+class RunStore:
+    """One connection to ``runs.db``. Thread-safe; one per process is enough."""
+
+    def __init__(self, path: Path | str | None = None, *, flush_interval: float = 0.2) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        self.flush_interval = flush_interval
+        self.hostname = socket.gethostname()
+        self._lock = threading.RLock()
+        self._pending: list[tuple[str, tuple]] = []
+        self._last_flush = time.monotonic()
+        self._timer: asyncio.TimerHandle | None = None
+        self._warned = False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            # Inputs and argv live here: only this user may read it (SQLite gives -wal/-shm the same mode).
+            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        self.conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None, check_same_thread=False,
+                                    cached_statements=64)
+        self.conn.execute("PRAGMA busy_timeout = 5000")
+        if self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self._migrate()
+
+    # -------------------------------------------------------------- plumbing
+
+    def _migrate(self) -> None:
+        from workflow_runner.errors import WorkflowError
+
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise WorkflowError(f"{self.path} was written by a newer wfrun (schema {version}, this one knows {SCHEMA_VERSION})")
+        if version == SCHEMA_VERSION:
+            return
+        with self._write():
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have been first
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[target].split(";"):
+                    if statement.strip():
+                        self.conn.execute(statement)
+                self.conn.execute(f"PRAGMA user_version = {target}")
+
+    @contextmanager
+    def _write(self, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """One write transaction holding the queued event writes first; ``durable`` fsyncs the commit.
+
+        If anything fails, the transaction is rolled back and the queued writes are kept for the next try.
+        """
+        with self._lock:
+            pending, self._pending = self._pending, []
+            if durable:
+                self.conn.execute("PRAGMA synchronous = FULL")
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._apply(pending)
+                    yield self.conn
+                    self.conn.execute("COMMIT")
+                except BaseException:
+                    if self.conn.in_transaction:
+                        self.conn.execute("ROLLBACK")
+                    raise
+            except BaseException:
+                self._pending = pending + self._pending
+                raise
+            finally:
+                if durable:
+                    self.conn.execute("PRAGMA synchronous = NORMAL")
+            self._last_flush = time.monotonic()
+
+    def _apply(self, pending: list[tuple[str, tuple]]) -> None:
+        for sql, group in itertools.groupby(pending, key=lambda item: item[0]):
+            self.conn.executemany(sql, [params for _, params in group])
+
+    def _queue(self, sql: str, params: tuple) -> None:
+        self._pending.append((sql, params))
+
+    def flush(self) -> None:
+        """Write the queued event writes now (one transaction)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if not self._pending:
+                self._last_flush = time.monotonic()
+                return
+            with self._write():
+                pass
+
+    def _soft_flush(self) -> None:
+        """A flush from the event stream: a locked or full database must not stop the run."""
+        try:
+            self.flush()
+        except sqlite3.Error as exc:
+            if not self._warned:
+                self._warned = True
+                print(f"wfrun: warning: run store {self.path}: {exc} (will retry)", file=sys.stderr)
+
+    def _maybe_flush(self) -> None:
+        elapsed = time.monotonic() - self._last_flush
+        if elapsed >= self.flush_interval:
+            self._soft_flush()
+        elif self._timer is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                return
+            self._timer = loop.call_later(self.flush_interval - elapsed, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        if self._pending:
+            self._soft_flush()
+
+    def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
+        with self._lock:
+            if self._pending and not self.conn.in_transaction:
+                self._soft_flush()
+            return self.conn.execute(sql, params).fetchall()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads inside see one consistent state of the database."""
+        with self._lock:
+            if self._pending:
+                self._soft_flush()
+            if self.conn.in_transaction:
+                yield
+                return
+            self.conn.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                if self._pending:
+                    self.flush()
+            finally:
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+                self.conn.close()
+
+    def __enter__(self) -> "RunStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # -------------------------------------------------------------- runs
+
+    def new_run(self, *, workflow: str, file: str, argv: list[str], inputs_masked: dict, secret_paths: list[str],
+                secrets: Iterable[str] = ()) -> int:
+        """A new run (status ``created``) owned by this process; returns its number.
+
+        ``inputs_masked`` must already have password values masked: the store writes what it
+        is given. Values in ``secrets`` are replaced by ``***`` in argv and inputs as well.
+        """
+        hidden = sorted({s for s in secrets if s}, key=len, reverse=True)
+        pid = os.getpid()
+        with self._write(durable=True) as conn:
+            cur = conn.execute(
+                "INSERT INTO runs (workflow, file, status, pid, pid_start, hostname, argv, inputs, secret_paths, created)"
+                " VALUES (?, ?, 'created', ?, ?, ?, ?, ?, ?, ?)",
+                (workflow, str(Path(file).absolute()), pid, process_start(pid), self.hostname,
+                 json.dumps(_scrub(list(argv), hidden)), json.dumps(_scrub(inputs_masked, hidden), default=str),
+                 json.dumps(list(secret_paths)), time.time()),
+            )
+            return int(cur.lastrowid)
+
+    def set_run_dir(self, run: int, run_dir: str) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET run_dir = ? WHERE id = ?", (str(run_dir), run))
+
+    def set_owner(self, run: int, pid: int | None = None, hostname: str | None = None) -> None:
+        """Make ``pid`` (default: this process) on ``hostname`` the run's owner, e.g. when resuming it."""
+        pid = os.getpid() if pid is None else pid
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET pid = ?, pid_start = ?, hostname = ? WHERE id = ?",
+                         (pid, process_start(pid), hostname or self.hostname, run))
+
+    def run_started(self, run: int) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET status = 'running', started = ?, finished = NULL, exit_code = NULL WHERE id = ?",
+                         (time.time(), run))
+
+    def run_finished(self, run: int, status: str, exit_code: int) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET status = ?, exit_code = ?, finished = ? WHERE id = ?", (status, exit_code, time.time(), run))
+
+    def request_cancel(self, run: int) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET cancel_requested = 1 WHERE id = ?", (run,))
+
+    def cancel_requested(self, run: int) -> bool:
+        rows = self._read("SELECT cancel_requested FROM runs WHERE id = ?", (run,))
+        return bool(rows and rows[0][0])
+
+    def get_run(self, run: int) -> RunRow | None:
+        rows = self._read(f"SELECT {_RUN_COLS} FROM runs WHERE id = ?", (run,))
+        return _run_row(rows[0]) if rows else None
+
+    def list_runs(self, limit: int = 20) -> list[RunRow]:
+        rows = self._read(f"SELECT {_RUN_COLS} FROM runs ORDER BY id DESC LIMIT ?", (limit if limit > 0 else -1,))
+        return [_run_row(r) for r in rows]
+
+    def newest_run(self) -> int | None:
+        rows = self._read("SELECT MAX(id) FROM runs")
+        return rows[0][0] if rows else None
+
+    def refresh_liveness(self, run: int) -> RunRow | None:
+        """A run still ``created``/``running`` whose process on this host is gone becomes ``interrupted``.
+
+        Its running jobs, steps and attempts become ``interrupted`` too; blocked jobs stay
+        blocked and batch jobs keep their state (they may still be queued: resume re-attaches).
+        A run owned by another host cannot be checked and is returned unchanged.
+        """
+        row = self.get_run(run)
+        if row is None or row.final or row.hostname != self.hostname or row.pid is None:
+            return row
+        if pid_alive(row.pid, row.pid_start):
+            return row
+        now = time.time()
+        with self._write() as conn:
+            cur = conn.execute("UPDATE runs SET status = 'interrupted', finished = COALESCE(finished, ?)"
+                               " WHERE id = ? AND status IN ('created', 'running')", (now, run))
+            if cur.rowcount:
+                conn.execute("UPDATE jobs SET status = 'interrupted', finished = ? WHERE run = ? AND status = 'running'", (now, run))
+                conn.execute("UPDATE steps SET status = 'interrupted', finished = ? WHERE run = ? AND status = 'running'", (now, run))
+                conn.execute("UPDATE attempts SET status = 'interrupted', finished = ? WHERE run = ? AND status = 'running'", (now, run))
+        return self.get_run(run)
+
+    # -------------------------------------------------------------- jobs, steps
+
+    def jobs(self, run: int) -> list[JobRow]:
+        rows = self._read("SELECT run, key, status, reason, started, finished, outputs FROM jobs WHERE run = ? ORDER BY rowid", (run,))
+        return [JobRow(r[0], r[1], r[2], r[3], r[4], r[5], _loads(r[6])) for r in rows]
+
+    def steps(self, run: int, job: str | None = None) -> list[StepRow]:
+        """Steps in job order (the order the run announced its jobs), then step order, cleanups after their step."""
+        where, params = ("s.run = ? AND s.job = ?", (run, job)) if job is not None else ("s.run = ?", (run,))
+        rows = self._read(
+            "SELECT s.run, s.job, s.step_index, s.cleanup, s.name, s.status, s.exit_code, s.attempts, s.host, s.started,"
+            " s.finished, s.duration, s.log, s.message, s.outputs FROM steps s"
+            " LEFT JOIN jobs j ON j.run = s.run AND j.key = s.job"
+            f" WHERE {where} ORDER BY j.rowid IS NULL, j.rowid, s.job, s.step_index, s.cleanup, s.rowid", params)
+        return [StepRow(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13], _loads(r[14]))
+                for r in rows]
+
+    def attempts(self, run: int) -> list[AttemptRow]:
+        rows = self._read(
+            "SELECT a.run, a.job, a.step_index, a.cleanup, a.name, a.attempt, a.host, a.started, a.finished, a.status, a.exit_code"
+            " FROM attempts a LEFT JOIN jobs j ON j.run = a.run AND j.key = a.job WHERE a.run = ?"
+            " ORDER BY j.rowid IS NULL, j.rowid, a.job, a.step_index, a.cleanup, a.name, a.attempt", (run,))
+        return [AttemptRow(r[0], r[1], r[2], bool(r[3]), *r[4:]) for r in rows]
+
+    def set_job_outputs(self, run: int, job: str, outputs: dict[str, str]) -> None:
+        """A job's final outputs (JobChanged does not carry them); queued like event writes."""
+        with self._lock:
+            self._queue("UPDATE jobs SET outputs = ? WHERE run = ? AND key = ?", (json.dumps(outputs), run, job))
+            self._maybe_flush()
+
+    def recorder(self, run: int, *, mask: Callable[[str], str] | None = None) -> "StoreRecorder":
+        """A reporter (``emit(event)``) recording the engine's events of ``run``; ``mask`` hides secrets in messages/outputs."""
+        return StoreRecorder(self, run, mask)
+
+    # -------------------------------------------------------------- batch jobs
+
+    def batch_intent(self, run: int, *, job: str, step_index: int, attempt: int, host: str, scheduler: str,
+                     job_name: str, rundir: str) -> int:
+        """Record a batch job about to be submitted; committed (and fsync'ed) before this returns."""
+        with self._write(durable=True) as conn:
+            cur = conn.execute(
+                "INSERT INTO batch_jobs (run, job, step_index, attempt, host, scheduler, job_name, rundir, state, intent_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'intent', ?)",
+                (run, job, step_index, attempt, host, scheduler, job_name, rundir, time.time()))
+            return int(cur.lastrowid)
+
+    def batch_submitted(self, batch_id: int, jobid: str) -> None:
+        """The scheduler accepted the job as ``jobid``; committed (and fsync'ed) before this returns."""
+        with self._write(durable=True) as conn:
+            conn.execute("UPDATE batch_jobs SET jobid = ?, state = 'submitted', submitted_at = ? WHERE id = ?",
+                         (str(jobid), time.time(), batch_id))
+
+    def batch_state(self, batch_id: int, state: str) -> None:
+        """An intermediate scheduler state (PENDING, RUNNING, ...); queued like event writes."""
+        with self._lock:
+            self._queue("UPDATE batch_jobs SET state = ? WHERE id = ? AND finished_at IS NULL", (state, batch_id))
+            self._maybe_flush()
+
+    def batch_finished(self, batch_id: int, state: str, exit_code: int | None) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE batch_jobs SET state = ?, exit_code = ?, finished_at = ? WHERE id = ?",
+                         (state, exit_code, time.time(), batch_id))
+
+    def batch_jobs(self, run: int) -> list[BatchRow]:
+        rows = self._read(
+            "SELECT id, run, job, step_index, attempt, host, scheduler, job_name, rundir, jobid, state, exit_code,"
+            " intent_at, submitted_at, finished_at FROM batch_jobs WHERE run = ? ORDER BY id", (run,))
+        return [BatchRow(*r) for r in rows]
+
+
+_RUN_COLS = ("id, workflow, file, run_dir, status, exit_code, pid, pid_start, hostname, argv, inputs, secret_paths,"
+             " created, started, finished, cancel_requested")
+
+
+def _run_row(r: tuple) -> RunRow:
+    return RunRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]), json.loads(r[10]),
+                  json.loads(r[11]), r[12], r[13], r[14], bool(r[15]))
+
+
+# ------------------------------------------------------------------ the recorder
+
+_RUN_STARTED = "UPDATE runs SET status = 'running', started = COALESCE(started, ?), run_dir = COALESCE(run_dir, ?) WHERE id = ?"
+_JOB_ANNOUNCED = "INSERT OR IGNORE INTO jobs (run, key, status) VALUES (?, ?, 'blocked')"
+_JOB_CHANGED = (
+    "INSERT INTO jobs (run, key, status, reason, started, finished) VALUES (?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (run, key) DO UPDATE SET status = excluded.status, reason = excluded.reason,"
+    " started = COALESCE(excluded.started, jobs.started), finished = excluded.finished"
+)
+_STEP_STARTED = (
+    "INSERT INTO steps (run, job, step_index, cleanup, name, status, attempts, host, started, log)"
+    " VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?)"
+    " ON CONFLICT (run, job, step_index, cleanup, name) DO UPDATE SET status = 'running', attempts = excluded.attempts,"
+    " host = excluded.host, finished = NULL, log = COALESCE(excluded.log, steps.log),"
+    " started = CASE WHEN excluded.attempts = 1 OR steps.started IS NULL THEN excluded.started ELSE steps.started END"
+)
+_ATTEMPT_STARTED = (
+    "INSERT INTO attempts (run, job, step_index, cleanup, name, attempt, host, started, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')"
+    " ON CONFLICT (run, job, step_index, cleanup, name, attempt) DO UPDATE SET host = excluded.host, started = excluded.started,"
+    " status = 'running', finished = NULL, exit_code = NULL"
+)
+_ATTEMPT_ENDED = (
+    "UPDATE attempts SET status = ?, exit_code = ?, finished = ?"
+    " WHERE run = ? AND job = ? AND step_index = ? AND cleanup = ? AND name = ? AND attempt = ?"
+)
+_STEP_FINISHED = (
+    "INSERT INTO steps (run, job, step_index, cleanup, name, status, exit_code, duration, log, message, outputs, finished)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT (run, job, step_index, cleanup, name) DO UPDATE SET status = excluded.status, exit_code = excluded.exit_code,"
+    " duration = excluded.duration, log = COALESCE(excluded.log, steps.log), message = excluded.message,"
+    " outputs = excluded.outputs, finished = excluded.finished"
+)
+_RUN_FINISHED = "UPDATE runs SET status = ?, exit_code = ?, finished = ? WHERE id = ?"
+
+
+class StoreRecorder:
+    """Turns engine events into queued writes; cheap enough for 10,000-job runs (no I/O per event)."""
+
+    def __init__(self, store: RunStore, run: int, mask: Callable[[str], str] | None = None) -> None:
+        self.store = store
+        self.run = run
+        self.mask = mask
+        self.current: dict[tuple[str, int, int, str], int] = {}
+        """(job, index, cleanup, step name) -> attempt number now running."""
+        self.handlers: dict[type, Callable[[Any], None]] = {
+            RunStarted: self._run_started, JobChanged: self._job_changed, StepStarted: self._step_started,
+            StepFinished: self._step_finished, RunFinished: self._run_finished,
+        }
+
+    def emit(self, event: Event) -> None:
+        handler = self.handlers.get(type(event))
+        if handler is None:
+            return  # output lines and annotations live in the log files
+        with self.store._lock:
+            handler(event)
+            if type(event) is RunFinished or type(event) is RunStarted:
+                self.store._soft_flush()
+            else:
+                self.store._maybe_flush()
+
+    def flush(self) -> None:
+        self.store.flush()
+
+    def _text(self, text: str | None) -> str | None:
+        return text if text is None or self.mask is None else self.mask(text)
+
+    def _run_started(self, e: RunStarted) -> None:
+        q = self.store._queue
+        q(_RUN_STARTED, (time.time(), e.run_dir, self.run))
+        for key in e.jobs:
+            q(_JOB_ANNOUNCED, (self.run, key))
+
+    def _job_changed(self, e: JobChanged) -> None:
+        now = time.time()
+        self.store._queue(_JOB_CHANGED, (self.run, e.job, e.status, self._text(e.reason),
+                                         now if e.status == RUNNING else None, now if e.status in FINAL else None))
+
+    def _step_started(self, e: StepStarted) -> None:
+        now = time.time()
+        cleanup = 1 if e.cleanup else 0
+        key = (e.job, e.index, cleanup, e.step)
+        q = self.store._queue
+        previous = self.current.get(key)
+        if previous is not None and previous != e.attempt:
+            q(_ATTEMPT_ENDED, ("failed", None, now, self.run, e.job, e.index, cleanup, e.step, previous))
+        self.current[key] = e.attempt
+        q(_STEP_STARTED, (self.run, e.job, e.index, cleanup, e.step, e.attempt + 1, e.host, now, getattr(e, "log", None)))
+        q(_ATTEMPT_STARTED, (self.run, e.job, e.index, cleanup, e.step, e.attempt, e.host, now))
+
+    def _step_finished(self, e: StepFinished) -> None:
+        now = time.time()
+        cleanup = 1 if e.cleanup else 0
+        outputs = e.outputs
+        if outputs and self.mask is not None:
+            outputs = {k: self.mask(v) if isinstance(v, str) else v for k, v in outputs.items()}
+        q = self.store._queue
+        q(_STEP_FINISHED, (self.run, e.job, e.index, cleanup, e.step, e.status, e.exit_code, e.duration, e.log,
+                           self._text(e.message), json.dumps(outputs) if outputs else None, now))
+        attempt = self.current.pop((e.job, e.index, cleanup, e.step), None)
+        if attempt is not None:
+            q(_ATTEMPT_ENDED, (e.status, e.exit_code, now, self.run, e.job, e.index, cleanup, e.step, attempt))
+
+    def _run_finished(self, e: RunFinished) -> None:
+        self.store._queue(_RUN_FINISHED, (e.status, e.exit_code, time.time(), self.run))
