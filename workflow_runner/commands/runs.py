@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from workflow_runner.errors import WorkflowError, did_you_mean
-from workflow_runner.state.store import FINAL, RunRow, RunStore, StepRow, pid_alive
+from workflow_runner.state.store import FINAL, RunRow, RunStore, StepRow
 
 NAMES = ("runs", "status", "logs", "cancel")
 
@@ -146,7 +146,7 @@ def _run_dict(row: RunRow) -> dict[str, Any]:
 
 def show_runs(store: RunStore, *, limit: int = 20, as_json: bool = False, out: TextIO | None = None) -> int:
     out = out or sys.stdout
-    rows = [store.refresh_liveness(r.id) or r if not r.final else r for r in store.list_runs(limit)]
+    rows = [r if r.final else (store.refresh_liveness(r.id) or r) for r in store.list_runs(limit)]
     if as_json:
         out.write(json.dumps([_run_dict(r) for r in rows], indent=2) + "\n")
         return 0
@@ -182,7 +182,7 @@ def show_status(store: RunStore, run: int | str, *, as_json: bool = False, out: 
         batch_of.setdefault((b.job, b.step_index), []).append(b)
     tries: dict[tuple[str, int, bool, str], list[Any]] = {}
     for a in attempts:
-        tries.setdefault((a.job, a.step_index, a.cleanup, a.name), []).append(a)
+        tries.setdefault((a.job, a.index, a.cleanup, a.name), []).append(a)
     job_rows = list(jobs) + [_missing_job(row.id, key) for key in by_job if key not in {j.key for j in jobs}]
 
     if as_json:
@@ -223,9 +223,11 @@ def show_status(store: RunStore, run: int | str, *, as_json: bool = False, out: 
         reason = f"  {j.reason}" if j.reason and j.status != "completed" else ""
         out.write(f"{paint(ICONS.get(j.status, '?'), j.status)} {j.key.ljust(width)}  {paint(j.status.ljust(11), j.status)}"
                   f" {fmt_duration(j.duration).rjust(7)}{reason}\n")
-        for s in by_job.get(j.key, []):
+        own = by_job.get(j.key, [])
+        name_width = max((len(s.name) for s in own), default=0)
+        for s in own:
             _step_lines(s, tries.get((s.job, s.index, s.cleanup, s.name), []),
-                        [] if s.cleanup else batch_of.get((s.job, s.index), []), paint, out)
+                        [] if s.cleanup else batch_of.get((s.job, s.index), []), paint, out, name_width)
     return 0
 
 
@@ -235,12 +237,15 @@ def _missing_job(run: int, key: str) -> Any:
     return JobRow(run, key, "running", None, None, None, None)
 
 
-def _step_lines(s: StepRow, tries: list[Any], batches: list[Any], paint: Callable[[str, str], str], out: TextIO) -> None:
+def _step_lines(s: StepRow, tries: list[Any], batches: list[Any], paint: Callable[[str, str], str], out: TextIO,
+                name_width: int = 0) -> None:
     number = f"{s.index + 1}." if s.index >= 0 else "-"
     duration = s.duration
-    if duration is None and s.status == "running" and s.started is not None:
+    if s.started is None and s.status != "running":
+        duration = None  # never ran (skipped, or failed before starting)
+    elif duration is None and s.status == "running":
         duration = time.time() - s.started
-    parts = [f"    {number:>3} {s.name}", paint(s.status, s.status)]
+    parts = [f"    {number:>3} {s.name.ljust(name_width)}", paint(s.status.ljust(9), s.status)]
     if s.exit_code is not None:
         parts.append(f"exit {s.exit_code}")
     if duration is not None:
@@ -249,7 +254,7 @@ def _step_lines(s: StepRow, tries: list[Any], batches: list[Any], paint: Callabl
         parts.append(f"on {s.host}")
     if s.attempts > 1:
         parts.append(f"{s.attempts} attempts")
-    out.write("  ".join(parts) + "\n")
+    out.write("  ".join(parts).rstrip() + "\n")
     pad = " " * 8
     if len(tries) > 1:
         out.write(pad + "attempts: " + ", ".join(
@@ -259,7 +264,7 @@ def _step_lines(s: StepRow, tries: list[Any], batches: list[Any], paint: Callabl
         extra = f", exit {b.exit_code}" if b.exit_code is not None else ""
         attempt = f", attempt {b.attempt + 1}" if len(batches) > 1 else ""
         out.write(f"{pad}{what}: {b.state}{extra} ({b.scheduler} on {b.host}{attempt}), rundir {b.rundir}\n")
-    if s.message and s.status != "completed" or (s.message and "ignored" in s.message):
+    if s.message:
         out.write(f"{pad}{s.message}\n")
     if s.log:
         out.write(f"{pad}log: {s.log}\n")
@@ -374,7 +379,7 @@ def show_logs(store: RunStore, run: int | str, select: str | None = None, *, fol
 def _follow(store: RunStore, row: RunRow, sel: _Selection, out: TextIO, poll: float) -> int:
     """Print new lines of the selected logs (and of steps that start later) until the run is final."""
     prefix = not sel.single_step
-    state: dict[tuple, list[Any]] = {}  # step key -> [path, offset, partial bytes, label]
+    state: dict[tuple, list[Any]] = {}  # step key -> [path, offset, partial bytes, label, prefix?]
     done: set[tuple] = set()
     while True:
         current = store.refresh_liveness(row.id) or row
@@ -390,23 +395,23 @@ def _follow(store: RunStore, row: RunRow, sel: _Selection, out: TextIO, poll: fl
                     if s.status in FINAL:
                         done.add(key)
                     continue
-                entry = state[key] = [path, 0, b"", _label(s)]
-            _pump(entry, out, prefix or s.cleanup, final=False)
-            if s.status in FINAL:  # its log is closed: what is there now is everything
-                _pump(entry, out, prefix or s.cleanup, final=True)
+                entry = state[key] = [path, 0, b"", _label(s), prefix or s.cleanup]
+            closed = s.status in FINAL  # its log is closed: what is there now is everything
+            _pump(entry, out, final=closed)
+            if closed:
                 done.add(key)
         out.flush()
         if final:
             for key, entry in state.items():
                 if key not in done:
-                    _pump(entry, out, True if prefix else False, final=True)
+                    _pump(entry, out, final=True)
             out.flush()
             return 0
         time.sleep(poll)
 
 
-def _pump(entry: list[Any], out: TextIO, prefix: bool, *, final: bool) -> None:
-    path, offset, partial, label = entry
+def _pump(entry: list[Any], out: TextIO, *, final: bool) -> None:
+    path, offset, partial, label, prefix = entry
     try:
         with open(path, "rb") as f:
             f.seek(offset)
@@ -469,5 +474,4 @@ def cancel_run(store: RunStore, run: int | str, *, wait: float = 60.0, out: Text
         time.sleep(poll)
 
 
-__all__ = ["NAMES", "add_parsers", "main", "show_runs", "show_status", "show_logs", "cancel_run", "resolve_run", "guess_log",
-           "pid_alive"]
+__all__ = ["NAMES", "add_parsers", "main", "show_runs", "show_status", "show_logs", "cancel_run", "resolve_run", "guess_log"]

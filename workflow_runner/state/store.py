@@ -230,7 +230,7 @@ class StepRow:
 class AttemptRow:
     run: int
     job: str
-    step_index: int
+    index: int
     cleanup: bool
     name: str
     attempt: int
@@ -376,12 +376,25 @@ class RunStore:
         self.conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None, check_same_thread=False,
                                     cached_statements=64)
         self.conn.execute("PRAGMA busy_timeout = 5000")
-        if self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            self.conn.execute("PRAGMA journal_mode = WAL")
+        self._use_wal()
         self.conn.execute("PRAGMA synchronous = NORMAL")
         self._migrate()
 
     # -------------------------------------------------------------- plumbing
+
+    def _use_wal(self) -> None:
+        """Switch a new database to WAL. The switch needs an exclusive lock and SQLite does not wait
+        for it when two processes open a fresh runs.db at once, so retry for up to the busy timeout."""
+        deadline = time.monotonic() + 5.0
+        while True:
+            try:
+                if self.conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    self.conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _migrate(self) -> None:
         from workflow_runner.errors import WorkflowError

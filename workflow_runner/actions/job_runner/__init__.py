@@ -204,7 +204,8 @@ async def _run_batch(job: "JobRun", target: Any, spec: JobSpec, prepare: str, ru
                        lambda: BatchWatcher(target, backend, "/", spec.poll_interval, log.note))
     streamer = _service(job, ("stream", target.name), lambda: Streamer(target, local, "/"))
     followed = streamer.follow(out_file, log.line)
-    future = watcher.watch(short_id, exit_file, "--array" in spec.slurm, spec.poll_interval)
+    future = watcher.watch(short_id, exit_file, "--array" in spec.slurm, spec.poll_interval,
+                           on_change=lambda text: log.line(f"wfrun: {text}"))
     try:
         final: Final = await asyncio.shield(future)
     except asyncio.CancelledError:

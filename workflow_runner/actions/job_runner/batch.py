@@ -48,6 +48,9 @@ class Tracked:
     future: asyncio.Future
     last_state: str = "PENDING"
     node: str = ""
+    on_change: Any = None
+    """Callable(str) told about state/reason changes, e.g. 'PENDING (PartitionConfig)'."""
+    shown: str = ""
 
 
 async def run_command(target: Target, script: str, cwd: str, timeout: float = 60.0) -> tuple[int, list[str]]:
@@ -80,18 +83,22 @@ class SlurmBackend:
         return [f"#SBATCH {opt}={value}" for opt, value in spec.slurm.items()] + list(spec.directives)
 
     def status_query(self, ids: list[str]) -> str:
-        return f"squeue -h -r -t all -j {','.join(ids)} -o '%i|%T|%N'"
+        return f"squeue -h -r -t all -j {','.join(ids)} -o '%i|%T|%N|%r'"
 
     def parse_status(self, lines: list[str]) -> dict[str, list[tuple[str, str, str]]]:
-        """jobid → [(task id, state, node)] (one entry for a plain job)."""
+        """jobid → [(task id, state, node)] (one entry for a plain job); reasons go to self.reasons."""
         out: dict[str, list[tuple[str, str, str]]] = {}
+        self.reasons: dict[str, str] = {}
         for line in lines:
             parts = line.strip().split("|")
             if len(parts) < 2 or not parts[0]:
                 continue
             task, state = parts[0], parts[1].split()[0]
             node = parts[2] if len(parts) > 2 else ""
-            out.setdefault(task.split("_")[0], []).append((task, state, node))
+            jobid = task.split("_")[0]
+            out.setdefault(jobid, []).append((task, state, node))
+            if len(parts) > 3 and parts[3] not in ("None", ""):
+                self.reasons.setdefault(jobid, parts[3])
         return out
 
     def final_query(self, ids: list[str]) -> str:
@@ -195,10 +202,10 @@ class BatchWatcher:
         self.queries = 0
         self.failures = 0
 
-    def watch(self, jobid: str, exit_file: str, array: bool, interval: float) -> asyncio.Future:
+    def watch(self, jobid: str, exit_file: str, array: bool, interval: float, on_change: Any = None) -> asyncio.Future:
         self.interval = min(self.interval, interval)
         future = asyncio.get_running_loop().create_future()
-        self.jobs[jobid] = Tracked(jobid, exit_file, array, future)
+        self.jobs[jobid] = Tracked(jobid, exit_file, array, future, on_change=on_change)
         if self.loop_task is None or self.loop_task.done():
             self.loop_task = asyncio.ensure_future(self._loop())
         return future
@@ -237,6 +244,11 @@ class BatchWatcher:
             if entries:
                 tracked.last_state = entries[0][1]
                 tracked.node = next((n for _, _, n in entries if n and n != "(null)"), tracked.node)
+                reason = getattr(self.backend, "reasons", {}).get(jobid)
+                shown = tracked.last_state + (f" ({reason})" if reason else "")
+                if shown != tracked.shown and tracked.on_change is not None:
+                    tracked.shown = shown
+                    tracked.on_change(f"batch job {jobid}: {shown}")
             if not entries or not any(self.backend.is_active(s) for _, s, _ in entries):
                 finished.append(jobid)
         if finished:
