@@ -369,6 +369,8 @@ class RunStore:
         self._last_flush = time.monotonic()
         self._timer: asyncio.TimerHandle | None = None
         self._warned = False
+        self._failures = 0
+        self._retry_at = 0.0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
             # Inputs and argv live here: only this user may read it (SQLite gives -wal/-shm the same mode).
@@ -460,17 +462,26 @@ class RunStore:
                 pass
 
     def _soft_flush(self) -> None:
-        """A flush from the event stream: a locked or full database must not stop the run."""
+        """A flush from the event stream: a locked or full database must not stop the run.
+
+        The writes stay queued; after a failure the next try waits 1, 2, 4 ... 30 s (each try may
+        block for the busy timeout, and the event loop must keep going)."""
+        if time.monotonic() < self._retry_at:
+            return
         try:
             self.flush()
         except sqlite3.Error as exc:
+            self._failures += 1
+            self._retry_at = time.monotonic() + min(30.0, 2.0 ** (self._failures - 1))
             if not self._warned:
                 self._warned = True
                 print(f"wfrun: warning: run store {self.path}: {exc} (will retry)", file=sys.stderr)
+        else:
+            self._failures = 0
 
     def _maybe_flush(self) -> None:
         elapsed = time.monotonic() - self._last_flush
-        if elapsed >= self.flush_interval:
+        if elapsed >= self.flush_interval and time.monotonic() >= self._retry_at:
             self._soft_flush()
         elif self._timer is None:
             try:
@@ -506,10 +517,12 @@ class RunStore:
                 self.conn.execute("COMMIT")
 
     def close(self) -> None:
+        """Write what is queued and close; a store that cannot be written is reported, not raised."""
         with self._lock:
             try:
                 if self._pending:
-                    self.flush()
+                    self._retry_at = 0.0
+                    self._soft_flush()
             finally:
                 if self._timer is not None:
                     self._timer.cancel()
@@ -739,7 +752,10 @@ class StoreRecorder:
             return  # output lines and annotations live in the log files
         with self.store._lock:
             handler(event)
-            if type(event) is RunFinished or type(event) is RunStarted:
+            if type(event) is RunFinished:
+                self.store._retry_at = 0.0  # the end of the run is always worth a try
+                self.store._soft_flush()
+            elif type(event) is RunStarted:
                 self.store._soft_flush()
             else:
                 self.store._maybe_flush()

@@ -582,7 +582,12 @@ class _Step:
             # Until both streams end — or on_output raised, or a reader broke.
             failed = asyncio.ensure_future(self.callback_failed.wait())
             try:
-                await asyncio.wait({*self.readers, failed}, return_when=asyncio.FIRST_EXCEPTION)
+                pending = set(self.readers)
+                while pending and not failed.done():
+                    done, pending = await asyncio.wait(pending | {failed}, return_when=asyncio.FIRST_COMPLETED)
+                    pending.discard(failed)
+                    if any(task.exception() for task in done if task is not failed):
+                        break
             finally:
                 failed.cancel()
             if self.callback_error is not None:

@@ -292,12 +292,14 @@ class BatchWatcher:
             for task, state, _node in queue:
                 if "_" in task and "[" not in task:
                     tasks.setdefault(task, (state, codes.get(f"{tracked.exit_file}.{task.split('_', 1)[1]}")))
-            if not tasks:
-                return None
+            if not tasks or any(self.backend.is_active(s) for s, _ in tasks.values()):
+                return None  # sacct has not caught up with every task yet
             bad = [t for t, (s, c) in tasks.items() if s != "COMPLETED" or c not in (0, None)]
             state = "COMPLETED" if not bad else tasks[bad[0]][0]
             return Final(state, 0 if not bad else tasks[bad[0]][1], tracked.node, tasks)
         record = next(((s, c, n) for t, s, c, n in sacct if t == tracked.jobid), None)
+        if record is not None and self.backend.is_active(record[0]):
+            record = None  # sacct lags squeue: it may still say RUNNING for a job squeue saw end
         file_code = codes.get(tracked.exit_file)
         if record is not None:
             state, code, node = record
