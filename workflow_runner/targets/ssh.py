@@ -78,6 +78,7 @@ _MARK = b"@@wfrun "
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _OPEN_ATTEMPTS = 8  # channel opens refused by the server, per step
 _LOST_EXIT = 255
+_POOL_CLOSED = "the run's SSH pool was closed while the step ran"
 
 
 def bootstrap(command: StepCommand) -> str:
@@ -522,6 +523,7 @@ class _Step:
         self.cwd_failed = False
         self.error: BaseException | None = None
         self.on_output = on_output or (lambda line: None)
+        self.closed_by_pool = False
         self.callback_error: BaseException | None = None
         self.callback_failed = asyncio.Event()
         self.readers: set[asyncio.Task] = set()
@@ -598,6 +600,9 @@ class _Step:
             await self.proc.wait_closed()
             self.target._host.active.discard(self)
         outputs = self.outputs.decode("utf-8", "replace")
+        if self.closed_by_pool:
+            return StepResult(exit_code=_LOST_EXIT, outputs_text=outputs,
+                              message=f"connection to {self.target.name} lost: {_POOL_CLOSED}")
         if self.code is not None:
             return StepResult(exit_code=self.code, outputs_text=outputs)
         name = self.target.name
@@ -606,7 +611,7 @@ class _Step:
         if self.conn.lost is not None or isinstance(self.error, (asyncssh.DisconnectError, OSError)):
             reason = self.conn.lost or str(self.error) or type(self.error).__name__
             if self.target._host.pool._closed:
-                reason = "the run's SSH pool was closed while the step ran"
+                reason = _POOL_CLOSED
             return StepResult(exit_code=_LOST_EXIT, message=f"connection to {name} lost: {reason}")
         signal_info = self.proc.exit_signal if self.proc is not None else None
         if signal_info:
@@ -637,6 +642,7 @@ class _Step:
 
     async def kill(self) -> None:
         """SIGKILL the remote group at once (the pool is closing under a running step)."""
+        self.closed_by_pool = True
         if self.pgid.done() and self.pgid.result() is not None:
             await self._signal(self.pgid.result(), "KILL")
 
