@@ -19,7 +19,7 @@ from typing import Any, Sequence
 from workflow_runner import __version__
 from workflow_runner.errors import ErrorGroup, WorkflowError
 
-COMMANDS = ("run", "validate", "inputs", "graph", "schema", "actions")
+COMMANDS = ("run", "resume", "validate", "inputs", "graph", "schema", "actions", "runs", "status", "logs", "cancel")
 
 EPILOG = """\
 commands:
@@ -29,6 +29,11 @@ commands:
   wfrun graph WORKFLOW.yaml         print the job graph (text, mermaid, dot)
   wfrun schema [--action]           print the JSON Schema (for editors)
   wfrun actions [show SLUG/VERSION] list the marketplace / show an action's inputs
+  wfrun runs                        recent runs, with status and duration
+  wfrun status RUN                  jobs and steps of a run: status, attempts, batch job ids, hosts
+  wfrun logs RUN [JOB[/STEP]] [-f]  step logs (follow a running run)
+  wfrun cancel RUN                  cancel a run from another terminal (cleanups run)
+  wfrun resume RUN                  continue a run whose wfrun died; re-attach to its batch jobs
 
 exit codes: 0 completed, 1 a job failed, 2 invalid input or usage, 130 interrupted, 143 terminated
 """
@@ -54,21 +59,19 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a workflow", description="Run a workflow and wait for it to finish.")
     run.add_argument("workflow", help="the workflow file")
     _input_options(run)
-    run.add_argument("--max-parallel", "-j", type=int, default=os.cpu_count() or 2, metavar="N",
-                     help="at most N local step processes at once (default: number of CPUs)")
-    run.add_argument("--cpus", type=float, metavar="N", help="CPUs this machine offers to jobs' resources: (default: detected)")
-    run.add_argument("--memory", metavar="SIZE", help="memory offered to jobs' resources:, e.g. 16G (default: detected)")
-    run.add_argument("--gpus", type=int, metavar="N", help="GPUs offered to jobs' resources: (default: detected)")
-    run.add_argument("--grace", type=float, default=10.0, metavar="SECONDS",
-                     help="on cancel, wait this long after SIGTERM before SIGKILL (default 10; a second Ctrl-C cuts it short)")
-    out = run.add_mutually_exclusive_group()
-    out.add_argument("--quiet", "-q", action="store_true", help="print only the final summary")
-    out.add_argument("--json", action="store_true", help="print machine-readable events, one JSON object per line")
-    out.add_argument("--no-live", action="store_true", help="plain prefixed lines even on a terminal")
-    run.add_argument("--known-hosts", metavar="FILE", help="SSH known_hosts file (default: ~/.ssh/known_hosts)")
-    run.add_argument("--identity", "-i", action="append", default=[], metavar="KEY", help="SSH private key (repeatable)")
-    run.add_argument("--insecure-no-host-key-check", action="store_true",
-                     help="DANGEROUS: do not verify SSH host keys (man-in-the-middle attacks become possible)")
+    run.add_argument("--detach", "-d", action="store_true",
+                     help="start the run in the background and print its number (see wfrun status/logs/cancel)")
+    run.add_argument("--attach-run", type=int, help=argparse.SUPPRESS)
+    _run_options(run)
+
+    res = sub.add_parser("resume", help="continue an interrupted run",
+                         description="Continue a run whose wfrun died (kill -9, reboot, lost terminal): finished jobs and "
+                                     "steps are not run again, batch jobs still queued or running are re-attached, "
+                                     "local/SSH steps that were running are run again.")
+    res.add_argument("run", metavar="RUN", help="run number (or 'last')")
+    res.add_argument("--inputs", "-f", metavar="FILE", help="values for password inputs (never stored)")
+    res.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE", help="a password input's value")
+    _run_options(res)
 
     val = sub.add_parser("validate", help="check workflow files", description="Check workflow files: YAML, schema, expressions, needs, uses:. Needs no network, cluster or input values.")
     val.add_argument("files", nargs="+", metavar="FILE")
@@ -88,7 +91,29 @@ def build_parser() -> argparse.ArgumentParser:
     ac = sub.add_parser("actions", help="list marketplace actions", description="List the marketplace, or show one action's inputs.")
     ac.add_argument("show", nargs="?", choices=("show",), help=argparse.SUPPRESS)
     ac.add_argument("name", nargs="?", metavar="SLUG/VERSION")
+
+    from workflow_runner.commands import runs as runs_commands
+
+    runs_commands.add_parsers(sub)
     return parser
+
+
+def _run_options(run: argparse.ArgumentParser) -> None:
+    run.add_argument("--max-parallel", "-j", type=int, default=os.cpu_count() or 2, metavar="N",
+                     help="at most N local step processes at once (default: number of CPUs)")
+    run.add_argument("--cpus", type=float, metavar="N", help="CPUs this machine offers to jobs' resources: (default: detected)")
+    run.add_argument("--memory", metavar="SIZE", help="memory offered to jobs' resources:, e.g. 16G (default: detected)")
+    run.add_argument("--gpus", type=int, metavar="N", help="GPUs offered to jobs' resources: (default: detected)")
+    run.add_argument("--grace", type=float, default=10.0, metavar="SECONDS",
+                     help="on cancel, wait this long after SIGTERM before SIGKILL (default 10; a second Ctrl-C cuts it short)")
+    out = run.add_mutually_exclusive_group()
+    out.add_argument("--quiet", "-q", action="store_true", help="print only the final summary")
+    out.add_argument("--json", action="store_true", help="print machine-readable events, one JSON object per line")
+    out.add_argument("--no-live", action="store_true", help="plain prefixed lines even on a terminal")
+    run.add_argument("--known-hosts", metavar="FILE", help="SSH known_hosts file (default: ~/.ssh/known_hosts)")
+    run.add_argument("--identity", "-i", action="append", default=[], metavar="KEY", help="SSH private key (repeatable)")
+    run.add_argument("--insecure-no-host-key-check", action="store_true",
+                     help="DANGEROUS: do not verify SSH host keys (man-in-the-middle attacks become possible)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,9 +125,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    args.raw_argv = argv[1:]
     try:
+        if args.command in ("runs", "status", "logs", "cancel"):
+            from workflow_runner.commands import runs as runs_commands
+
+            return runs_commands.main(args)
         return {
-            "run": cmd_run, "validate": cmd_validate, "inputs": cmd_inputs, "graph": cmd_graph,
+            "run": cmd_run, "resume": cmd_resume, "validate": cmd_validate, "inputs": cmd_inputs, "graph": cmd_graph,
             "schema": cmd_schema, "actions": cmd_actions,
         }[args.command](args)
     except ErrorGroup as group:
@@ -234,131 +264,140 @@ def cmd_actions(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- run
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from workflow_runner.userconfig import load_user_config
+def _launch_options(args: argparse.Namespace, user: Any) -> Any:
+    from workflow_runner.launch import LaunchOptions
+
+    ssh_conf = user.ssh
+    return LaunchOptions(
+        max_parallel=args.max_parallel, grace=args.grace, quiet=args.quiet, json=args.json, no_live=args.no_live,
+        known_hosts=args.known_hosts or _expand(ssh_conf.get("known_hosts")),
+        identities=[_expand(p) for p in (args.identity or ssh_conf.get("identity_files") or [])],
+        insecure_no_host_key_check=args.insecure_no_host_key_check, cpus=args.cpus, memory=args.memory, gpus=args.gpus,
+    )
+
+
+def _checked(path: str) -> Any:
     from workflow_runner.validate import check
 
-    user = load_user_config()
-    wf, report = check(args.workflow)
+    wf, report = check(path)
     for warning in report.warnings:
         print(f"wfrun: warning: {warning}", file=sys.stderr)
     if report.errors:
         raise ErrorGroup(report.errors) if len(report.errors) > 1 else report.errors[0]
+    return wf
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from workflow_runner import launch
+    from workflow_runner.state.rundir import RunDir
+    from workflow_runner.state.store import RunStore
+    from workflow_runner.userconfig import load_user_config
+
+    user = load_user_config()
+    wf = _checked(args.workflow)
     resolved = _resolve_inputs(wf, args, user)
     for warning in resolved.warnings:
         print(f"wfrun: warning: {warning}", file=sys.stderr)
-    if args.max_parallel < 1:
-        raise WorkflowError("--max-parallel must be at least 1")
-    return asyncio.run(_run(wf, resolved, args, user))
-
-
-async def _run(wf: Any, resolved: Any, args: argparse.Namespace, user: Any) -> int:
-    from workflow_runner.engine.context import evaluate
-    from workflow_runner.engine.durations import parse_duration
-    from workflow_runner.expressions import Context
-    from workflow_runner.engine.scheduler import RunEngine, RunOptions, Shared
-    from workflow_runner.graph import make_plan
-    from workflow_runner.inputs import _user
-    from workflow_runner.state.rundir import RunDir
-    from workflow_runner.targets.select import SSHOptions, Targets
-    from workflow_runner.ui.console import Fanout, JsonReporter, LiveReporter, PlainReporter, RunRecorder
-
-    from workflow_runner.actions.preflight import preflight
-    from workflow_runner.errors import raise_all
-
-    plan = make_plan(wf, resolved.values)
-    pool = _resource_pool(args)
-    raise_all(preflight(plan, resolved.values) + check_resources(plan, resolved.values, pool))
-    run_dir = RunDir.allocate(wf.name)
-    if args.json:
-        screen: Any = JsonReporter()
-    elif args.quiet:
-        screen = PlainReporter(quiet=True)
-    elif sys.stdout.isatty() and not args.no_live:
-        screen = LiveReporter()
-    else:
-        screen = PlainReporter()
-    ssh_conf = user.ssh
-    targets = Targets(SSHOptions(
-        known_hosts=args.known_hosts or _expand(ssh_conf.get("known_hosts")),
-        identity_files=[_expand(p) for p in (args.identity or ssh_conf.get("identity_files") or [])],
-        insecure_no_host_key_check=args.insecure_no_host_key_check,
-    ))
-    options = RunOptions(max_parallel=args.max_parallel, grace=args.grace, user=_user(), org=user.org)
-    secrets = list(resolved.secrets) + [str(v) for v in user.org.values() if isinstance(v, str) and len(v) >= 4]
-    shared = Shared(reporter=Fanout(RunRecorder(run_dir.root), screen), targets=targets, options=options,
-                    local_slots=asyncio.Semaphore(args.max_parallel), secrets=secrets, pool=pool)
-    engine = RunEngine(plan, resolved, run_dir, shared)
-    got: list[int] = []
-
-    def on_signal(signum: int) -> None:
-        if got:
-            shared.hurry.set()
-            print("wfrun: cutting the grace period short", file=sys.stderr)
-            return
-        got.append(signum)
-        name = "interrupted" if signum == signal.SIGINT else "terminated"
-        print(f"\nwfrun: {name}; canceling steps and running cleanups (again to hurry)", file=sys.stderr)
-        engine.cancel(name)
-
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal, sig)
-    watchdog = None
+    opts = _launch_options(args, user)
+    plan, pool = launch.prepare(wf, resolved, opts)
+    store = RunStore()
     try:
-        limit = parse_duration(evaluate(wf.timeout, Context(values={"inputs": resolved.values})))
-    except ValueError as exc:
-        raise WorkflowError(f"timeout: {exc}", location=wf.locate(("timeout",))) from None
-    if limit:
-        async def expire() -> None:
-            await asyncio.sleep(limit)
-            print(f"wfrun: workflow timeout ({limit:g}s) reached; canceling", file=sys.stderr)
-            engine.cancel("timeout")
-
-        watchdog = asyncio.ensure_future(expire())
-    try:
-        outcome = await engine.run()
+        if args.attach_run:
+            run = args.attach_run
+            run_dir = RunDir.numbered(wf.name, run)
+        else:
+            run = launch.new_run(store, wf, resolved, ["run", *args.raw_argv])
+            run_dir = RunDir.numbered(wf.name, run)
+            store.set_run_dir(run, str(run_dir.root))
+            if args.detach:
+                child_argv = [a for a in args.raw_argv if a not in ("--detach", "-d")]
+                return launch.detach(["run", *child_argv], store, run, run_dir.root)
+        return asyncio.run(launch.execute(wf, resolved, opts, plan=plan, pool=pool, store=store, run=run,
+                                          run_dir=run_dir, org=user.org))
     finally:
-        if watchdog:
-            watchdog.cancel()
-        await targets.aclose()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-    if got:
-        return 130 if got[0] == signal.SIGINT else 143
-    return outcome.exit_code
+        store.close()
 
 
-def _resource_pool(args: argparse.Namespace) -> Any:
-    from workflow_runner.engine.resources import Request, ResourcePool, detect, parse_memory
+def cmd_resume(args: argparse.Namespace) -> int:
+    from workflow_runner import inputs as im
+    from workflow_runner import launch
+    from workflow_runner.commands.runs import resolve_run
+    from workflow_runner.errors import InputError, Location
+    from workflow_runner.state.rundir import RunDir
+    from workflow_runner.state.store import RunStore
+    from workflow_runner.userconfig import load_user_config
 
-    found = detect()
+    user = load_user_config()
+    store = RunStore()
     try:
-        memory = parse_memory(args.memory) if args.memory else found.memory_mb
-    except ValueError as exc:
-        raise WorkflowError(f"--memory: {exc}") from None
-    return ResourcePool(Request(args.cpus or found.cpus, memory, found.gpus if args.gpus is None else args.gpus))
+        row = resolve_run(store, args.run)
+        row = store.refresh_liveness(row.id) or row
+        if row.status in ("created", "running"):
+            raise WorkflowError(f"run {row.id} is still running (pid {row.pid} on {row.hostname}); cancel it first")
+        if row.status == st_completed():
+            print(f"run {row.id} already completed; nothing to resume")
+            return 0
+        wf = _checked(row.file)
+        stored = _drop_paths(row.inputs or {}, row.secret_paths or [])
+        layers = [(f"run {row.id}'s inputs", stored)]
+        if args.inputs:
+            layers.append((args.inputs, im.load_values_file(args.inputs)))
+        if args.sets:
+            layers.append(("--set", im.parse_set(args.sets)))
+        given = im.Sources(layers).merged()
+        missing = [p for p in row.secret_paths or [] if _get_path(given, p) is None]
+        if missing:
+            names = ", ".join(missing)
+            raise InputError(f"run {row.id} used password input(s) {names}, which are never stored; give them again "
+                             f"with --set {missing[0]}=... or --inputs FILE", location=Location(f"wfrun resume {row.id}"))
+        resolved = im.resolve(wf, im.Sources(layers), clusters=user.clusters)
+        opts = _launch_options(args, user)
+        plan, pool = launch.prepare(wf, resolved, opts)
+        killed = launch.kill_leftovers(launch.run_token(store.path, row.id))
+        if killed:
+            print(f"wfrun: stopped {killed} leftover local step process group(s) of the interrupted run", file=sys.stderr)
+        store.set_owner(row.id)
+        prior = launch.load_prior(store, row.id)
+        run_dir = RunDir(Path(row.run_dir), row.id, wf.name) if row.run_dir else RunDir.numbered(wf.name, row.id)
+        print(f"wfrun: resuming run {row.id}: {sum(1 for s, _ in prior.jobs.values() if s in ('completed', 'skipped'))} "
+              f"job(s) finished before, {len(prior.batch)} batch job(s) to re-attach", file=sys.stderr)
+        return asyncio.run(launch.execute(wf, resolved, opts, plan=plan, pool=pool, store=store, run=row.id,
+                                          run_dir=run_dir, org=user.org, prior=prior))
+    finally:
+        store.close()
 
 
-def check_resources(plan: Any, inputs: dict, pool: Any) -> list[WorkflowError]:
-    """A job asking for more than the machine has is an error before anything runs."""
-    from workflow_runner.engine.context import evaluate
-    from workflow_runner.engine.resources import request_of
-    from workflow_runner.expressions import Context
+def st_completed() -> str:
+    from workflow_runner.engine.status import COMPLETED
 
-    errors: list[WorkflowError] = []
-    for inst in plan.all_instances():
-        r = inst.job.resources
-        if r is None or inst.job.ssh is not None:
-            continue
-        ctx = Context(values={"inputs": inputs, "matrix": inst.matrix or {}})
-        where = plan.workflow.locate(inst.job.path + ("resources",))
-        try:
-            values = {k: evaluate(v, ctx) for k, v in (("cpus", r.cpus), ("memory", r.memory), ("gpus", r.gpus))}
-            pool.check(request_of(values, f"job '{inst.key}'"), f"job '{inst.key}'")
-        except WorkflowError as exc:
-            errors.append(WorkflowError(exc.message, location=where))
-    return errors
+    return COMPLETED
+
+
+def _get_path(values: dict, dotted: str) -> Any:
+    node: Any = values
+    for part in dotted.split("."):
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def _drop_paths(values: dict, paths: list[str]) -> dict:
+    """A copy of ``values`` without the masked secret entries (they must be given again)."""
+    import copy
+
+    out = copy.deepcopy(values)
+    for dotted in paths:
+        parts = dotted.split(".")
+        node: Any = out
+        for part in parts[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(parts[-1], None)
+    return out
 
 
 def _expand(path: Any) -> Any:

@@ -14,6 +14,10 @@
 # when the server already runs it only checks the port and returns (fast).
 # `stop` stops the listener *and* every connection it serves, so clients see
 # their connection drop (tests use this to simulate a lost server).
+#
+# One server per state directory: for a second one set WFRUN_TEST_SSH_STATE
+# (not under /tmp — sshd's StrictModes rejects world-writable parents of the
+# authorized_keys file) and WFRUN_TEST_SSH_PORT.
 set -euo pipefail
 
 STATE=${WFRUN_TEST_SSH_STATE:-/var/lib/wfrun-test/ssh}
@@ -96,7 +100,7 @@ ensure_user() {
 
 ensure_files() {
     mkdir -p "$STATE"
-    chmod 755 "$(dirname "$STATE")" "$STATE"
+    chmod 755 "$STATE"
     if [[ ! -s $STATE/ssh_host_ed25519_key ]]; then
         rm -f "$STATE/ssh_host_ed25519_key" "$STATE/ssh_host_ed25519_key.pub"
         ssh-keygen -q -t ed25519 -N '' -C wfrun-test-host -f "$STATE/ssh_host_ed25519_key"
@@ -149,6 +153,7 @@ start() {
     local pid
     if pid=$(running_pid) && port_open; then
         [[ -s $STATE/env ]] || die "sshd runs (pid $pid) but $STATE/env is missing; run: $0 restart"
+        ensure_user   # cheap; another set-up script may have (re)created or locked the user
         log "already running (pid $pid, port $PORT)"
         cat "$STATE/env"
         return 0

@@ -335,6 +335,23 @@ class TestCancel:
         elapsed = self._cancel(ssh_env, "trap '' TERM; sleep 1005", "^sleep 1005$", 1, grace=30, hurry_after=0.3)
         assert elapsed < 3, elapsed
 
+    def test_loop_teardown_during_grace_still_kills(self, ssh_env: SSHEnv):
+        """asyncio.run() returning with the cancelled step un-awaited cancels the cleanup itself: SIGKILL at once."""
+        pattern = "^sleep 100[9]$"
+
+        async def main():
+            pool = ssh_env.pool()
+            target = pool.target(ssh_env.spec)
+            task = asyncio.create_task(target.run(step("trap '' TERM; sleep 1009", grace=30), lambda _: None))
+            assert len(await wait_for_processes(ssh_env.user, pattern, 1)) == 1
+            task.cancel()
+            await asyncio.sleep(0.3)  # inside the grace period; then leave without awaiting the task
+
+        start = time.monotonic()
+        run(main())
+        assert time.monotonic() - start < 5
+        assert user_processes(ssh_env.user, pattern) == []
+
     def test_failing_output_callback_stops_the_step(self, ssh_env: SSHEnv):
         def on_output(line: str) -> None:
             raise RuntimeError(f"callback failed on {line!r}")
@@ -543,19 +560,18 @@ class TestHostSelection:
         assert result.exit_code == 0 and lines[0] == "via jump"
         assert name == f"{ssh_env.spec} via {ssh_env.spec}" and jumps == 1
 
-    def test_ssh_config_alias(self, ssh_env: SSHEnv, tmp_path: Path):
+    @pytest.mark.parametrize("alias", ["wfrun-alias", "wfrun-behind-jump"])
+    def test_ssh_config_alias(self, ssh_env: SSHEnv, tmp_path: Path, alias):
+        """Host, HostName, Port, User, IdentityFile, UserKnownHostsFile and ProxyJump come from ~/.ssh/config."""
         config = tmp_path / "config"
-        config.write_text(
-            "Host wfrun-alias\n"
-            f"  HostName {ssh_env.host}\n  Port {ssh_env.port}\n  User {ssh_env.user}\n"
-            f"  IdentityFile {ssh_env.key}\n  IdentitiesOnly yes\n"
-            f"  UserKnownHostsFile {ssh_env.known_hosts}\n"
-        )
+        common = (f"  HostName {ssh_env.host}\n  Port {ssh_env.port}\n  User {ssh_env.user}\n"
+                  f"  IdentityFile {ssh_env.key}\n  IdentitiesOnly yes\n  UserKnownHostsFile {ssh_env.known_hosts}\n")
+        config.write_text(f"Host wfrun-alias\n{common}\nHost wfrun-behind-jump\n{common}  ProxyJump wfrun-alias\n")
 
         async def main():
             pool = SSHPool(config_paths=[str(config)])
             try:
-                return await collect(pool.target("wfrun-alias"), step("whoami"))
+                return await collect(pool.target(alias), step("whoami"))
             finally:
                 await pool.aclose()
 

@@ -19,6 +19,8 @@ class JobChanged:
     job: str
     status: str
     reason: str | None = None
+    outputs: dict[str, str] | None = None
+    """Set with a final status: the job's outputs (needs.<job>.outputs)."""
 
 
 @dataclass(frozen=True, slots=True)

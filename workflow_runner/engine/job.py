@@ -155,6 +155,11 @@ class JobRun:
             return self._finish(st.CANCELED, eng.cancel_reason or "canceled before it started")
         if self.job.name in eng.failed_fast:
             return self._finish(st.CANCELED, "fail-fast: another instance of the matrix failed")
+        done = eng.prior.jobs.get(self.key) if eng.prior else None
+        if done is not None and done[0] in (st.COMPLETED, st.SKIPPED):
+            self.outputs = dict(done[1] or {})
+            self._restore_steps()
+            return self._finish(done[0], "finished before the resume")
         view = eng.ancestors_view(self.instance)
         try:
             if self.job.if_ is None:
@@ -179,16 +184,23 @@ class JobRun:
             eng.matrix_failed(self.job.name, self.key)
         return self._finish(status, self.reason if status != st.COMPLETED else None)
 
+    def _restore_steps(self) -> None:
+        for step in self.job.steps:
+            done = self.engine.prior.steps.get((self.key, step.index)) if self.engine.prior else None
+            if done is not None and step.id:
+                word = {st.COMPLETED: "success", st.SKIPPED: "skipped"}.get(done[0], done[0])
+                self.steps[step.id] = {"outputs": done[1] or {}, "outcome": word, "conclusion": word}
+
     def _finish(self, status: str, reason: str | None) -> JobResult:
         outputs = dict(self.outputs)
-        if status == st.COMPLETED and self.job.outputs:
+        if status == st.COMPLETED and self.job.outputs and reason != "finished before the resume":
             ctx = self.context()
             try:
                 outputs = {str(k): as_text(evaluate(v, ctx)) for k, v in self.job.outputs.items()}
             except WorkflowError as exc:
                 self.engine.record_failure(self.key, "outputs", str(exc), None)
                 status, reason = st.FAILED, str(exc)
-        self.engine.job_changed(self.key, status, reason)
+        self.engine.job_changed(self.key, status, reason, outputs)
         return JobResult(status, outputs, dict(self.steps), reason)
 
     async def _run_steps(self) -> None:
@@ -215,6 +227,10 @@ class JobRun:
             if not go:
                 self._skip(step, "if: was false" if step.if_ is not None else "an earlier step failed" if self.failed else "the job was canceled")
                 continue
+            done = eng.prior.steps.get((self.key, step.index)) if eng.prior else None
+            if done is not None and done[0] == st.COMPLETED:
+                await self._restored(step, done[1] or {}, started)
+                continue
             early = truthy(evaluate(step.early_cancel, self.context())) if step.early_cancel else False
             if early and eng.shared.any_failed.is_set():
                 self.canceled = True
@@ -224,6 +240,14 @@ class JobRun:
             await self._step(step, early, started)
         for step, place, env, outputs_file in reversed(started):
             await self._cleanup(step, place, env, outputs_file)
+
+    async def _restored(self, step: Step, outputs: dict[str, str], started: list) -> None:
+        """A step the previous session finished: not run again; its outputs and cleanup carry over."""
+        if step.cleanup:
+            env = {**self.env, **render_env([step.env], lambda e: self.context({**self.env, **e}))}
+            place = await self._placement(step, env)
+            started.append((step, place, env, self._outputs_path(step, place, 0)))
+        self._record(step, StepOutcome(st.COMPLETED, 0, outputs, "finished before the resume"), None, 0.0)
 
     def _fail_job(self, step_name: str, message: str) -> None:
         self.failed = True
@@ -397,6 +421,7 @@ class JobRun:
             "PW_USER": eng.shared.options.user,
             "PW_WORKFLOW_NAME": eng.workflow.name,
             "PW_MATRIX_INDEX": str(self.instance.index),
+            "WFRUN_RUN_TOKEN": eng.shared.run_token,
         }
 
     async def _placement(self, step: Step, env: dict[str, str]) -> Placement:

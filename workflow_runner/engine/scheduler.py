@@ -51,6 +51,11 @@ class Shared:
     pool: Any = None
     """engine.resources.ResourcePool: CPUs/memory/GPUs of this machine held by local step processes."""
     services: dict[Any, Any] = field(default_factory=dict)
+    store: Any = None
+    """state.store.RunStore of this run (None in tests that run the engine bare)."""
+    run_number: int | None = None
+    run_token: str = ""
+    """Set in every local step's environment (WFRUN_RUN_TOKEN) so a resume can find leftovers of a killed wfrun."""
     """Per-run helpers shared by steps, e.g. one batch watcher per (host, scheduler)."""
     early_cancel: dict[asyncio.Task, Any] = field(default_factory=dict)
     """Running step tasks that asked for ``early-cancel: any-job-failed``, with their JobRun."""
@@ -68,6 +73,16 @@ class Shared:
             if secret and secret in text:
                 text = text.replace(secret, "***")
         return text
+
+
+@dataclass
+class Prior:
+    """What a previous session of a resumed run finished (from the run store)."""
+
+    jobs: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
+    steps: dict[tuple[str, int], tuple[str, dict[str, str]]] = field(default_factory=dict)
+    batch: dict[tuple[str, int], Any] = field(default_factory=dict)
+    """(job key, step index) → the newest BatchRow: re-attach instead of resubmitting."""
 
 
 @dataclass
@@ -99,6 +114,7 @@ class RunEngine:
         parent_run_dir: RunDir | None = None,
         prefix: str = "",
         run_id: str | None = None,
+        prior: Prior | None = None,
     ) -> None:
         self.plan = plan
         self.workflow = plan.workflow
@@ -108,6 +124,7 @@ class RunEngine:
         self.parent_run_dir = parent_run_dir
         self.prefix = prefix
         self.run_id = run_id or str(run_dir.number)
+        self.prior = prior
         self.results: dict[str, JobResult] = {}
         """Final result per job name (all matrix instances aggregated)."""
         self.instance_results: dict[str, list[JobResult]] = {name: [] for name in plan.order}
@@ -230,8 +247,8 @@ class RunEngine:
     def record_failure(self, job: str, step: str, message: str | None, log: str | None) -> None:
         self.failures.append((job, step, message, log))
 
-    def job_changed(self, key: str, status: str, reason: str | None = None) -> None:
-        self.emit(JobChanged(key, status, reason))
+    def job_changed(self, key: str, status: str, reason: str | None = None, outputs: dict[str, str] | None = None) -> None:
+        self.emit(JobChanged(key, status, reason, outputs))
 
     def _outcome(self) -> RunOutcome:
         statuses = [r.status for r in self.results.values()]

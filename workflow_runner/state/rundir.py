@@ -39,6 +39,13 @@ class RunDir:
     workflow: str
 
     @classmethod
+    def numbered(cls, workflow: str, number: int, home: Path | None = None) -> "RunDir":
+        """The directory of run ``number`` (the run store's number), created if missing."""
+        root = (home or wfrun_home()) / "jobs" / safe_name(workflow) / f"{number:05d}"
+        root.mkdir(parents=True, exist_ok=True)
+        return cls(root, number, workflow)
+
+    @classmethod
     def allocate(cls, workflow: str, home: Path | None = None) -> "RunDir":
         """Create the next numbered directory; mkdir is the lock, so concurrent runs never share one."""
         base = (home or wfrun_home()) / "jobs" / safe_name(workflow)

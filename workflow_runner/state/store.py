@@ -645,7 +645,7 @@ class RunStore:
     def set_job_outputs(self, run: int, job: str, outputs: dict[str, str]) -> None:
         """A job's final outputs (JobChanged does not carry them); queued like event writes."""
         with self._lock:
-            self._queue("UPDATE jobs SET outputs = ? WHERE run = ? AND key = ?", (json.dumps(outputs), run, job))
+            self._queue(_JOB_OUTPUTS, (json.dumps(outputs), run, job))
             self._maybe_flush()
 
     def recorder(self, run: int, *, mask: Callable[[str], str] | None = None) -> "StoreRecorder":
@@ -687,6 +687,8 @@ class RunStore:
             " intent_at, submitted_at, finished_at FROM batch_jobs WHERE run = ? ORDER BY id", (run,))
         return [BatchRow(*r) for r in rows]
 
+
+_JOB_OUTPUTS = "UPDATE jobs SET outputs = ? WHERE run = ? AND key = ?"
 
 _RUN_COLS = ("id, workflow, file, run_dir, status, exit_code, pid, pid_start, hostname, argv, inputs, secret_paths,"
              " created, started, finished, cancel_requested")
@@ -776,6 +778,9 @@ class StoreRecorder:
         now = time.time()
         self.store._queue(_JOB_CHANGED, (self.run, e.job, e.status, self._text(e.reason),
                                          now if e.status == RUNNING else None, now if e.status in FINAL else None))
+        if e.outputs is not None:
+            outputs = {k: self.mask(v) if isinstance(v, str) and self.mask else v for k, v in e.outputs.items()}
+            self.store._queue(_JOB_OUTPUTS, (json.dumps(outputs), self.run, e.job))
 
     def _step_started(self, e: StepStarted) -> None:
         now = time.time()

@@ -623,22 +623,39 @@ class _Step:
         )
 
     async def terminate(self, command: StepCommand) -> None:
-        """SIGTERM the remote group, wait ``grace`` (or ``hurry``), SIGKILL; never hangs."""
+        """SIGTERM the remote group, wait ``grace`` (or ``hurry``), SIGKILL; never hangs.
+
+        Cancelled itself (e.g. asyncio.run() tearing down the loop), it skips the
+        rest of the grace period and sends SIGKILL at once rather than give up.
+        """
+        urgent = False
         try:
             pgid = await asyncio.wait_for(asyncio.shield(self.pgid), 10)
         except asyncio.TimeoutError:
             pgid = None
+        except asyncio.CancelledError:
+            urgent = True
+            pgid = self.pgid.result() if self.pgid.done() else None
         if pgid is not None and self.code is None and self.conn.lost is None:  # X record: group already gone
-            await self._signal(pgid, "TERM")
-            if not await self._closed_within(command.grace, command.hurry):
-                await self._signal(pgid, "KILL")
-                await self._closed_within(5, None)
+            closed = False
+            if not urgent:
+                try:
+                    await self._signal(pgid, "TERM")
+                    closed = await self._closed_within(command.grace, command.hurry)
+                except asyncio.CancelledError:
+                    urgent = True
+            if not closed:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._signal(pgid, "KILL")
+                    if not urgent:
+                        await self._closed_within(5, None)
         self.target._host.active.discard(self)
         if self.proc is not None:
             self.proc.close()
         for task in self.readers:
             task.cancel()
-        await asyncio.gather(*self.readers, return_exceptions=True)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*self.readers, return_exceptions=True)
 
     async def kill(self) -> None:
         """SIGKILL the remote group at once (the pool is closing under a running step)."""

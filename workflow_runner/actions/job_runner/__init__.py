@@ -64,9 +64,9 @@ def resolve_spec(definition: "Workflow", version: str, with_values: dict[str, An
     return build_spec(version, resolved.values, where=where)
 
 
-def job_name_for(run_id: str, job_key: str, step_key: str) -> str:
-    """Unique per run and step, so a restarted wfrun can find its job by name."""
-    base = f"wfrun-{run_id}-{safe_name(job_key)}-{safe_name(step_key)}"
+def job_name_for(run_id: str, job_key: str, step_key: str, token: str = "") -> str:
+    """Unique per run store, run and step (the token tells run stores apart), so a restarted wfrun finds its job by name."""
+    base = f"wfrun-{run_id}{'-' + token[:6] if token else ''}-{safe_name(job_key)}-{safe_name(step_key)}"
     if len(base) <= 60:
         return base
     digest = hashlib.sha1(f"{run_id}/{job_key}/{step_key}".encode()).hexdigest()[:8]
@@ -120,7 +120,7 @@ async def _run(definition: "Workflow", version: str, job: "JobRun", step: "Step"
         rundir = f"{job_dir}/{rundir}"
     run_id = env.get("PW_JOB_ID", eng.run_id)
     out_file = f"{rundir}/run.{run_id}.out"
-    name = job_name_for(run_id, job.key, step.key)
+    name = job_name_for(run_id, job.key, step.key, eng.shared.run_token)
     exit_file = f"{rundir}/wfrun.{name}.exit"
     term = job.termination(step)
     signal = None
@@ -134,11 +134,12 @@ async def _run(definition: "Workflow", version: str, job: "JobRun", step: "Step"
                                      label=f"{job.key}/{step.name}", signal=signal)
     log.note(f"job_runner {version}: {spec.mode} mode on {target.name}, rundir {rundir}")
     outputs = {"rundir": rundir, "mode": spec.mode, "jobid": "", "job_state": "", "exit_code": ""}
+    attempt = int(env.get("PW_WORKFLOW_STEP_CURRENT_RETRY", "0") or 0)
     if spec.mode == "ssh":
         timeout = parse_duration(evaluate(step.timeout, job.context()))
         signal_at = (term[0], max(0.0, timeout - term[1])) if term and timeout else None
         return await _run_direct(job, target, spec, prepare, rundir, out_file, env, outputs, log, signal_at)
-    return await _run_batch(job, target, spec, prepare, rundir, out_file, exit_file, outputs, log, local)
+    return await _run_batch(job, step, attempt, name, target, spec, prepare, rundir, out_file, exit_file, outputs, log, local)
 
 
 async def _prepare(target: Any, prepare: str, rundir: str, log: "StepLog") -> tuple[int, list[str]]:
@@ -188,24 +189,45 @@ def _service(job: "JobRun", key: tuple, make: Any) -> Any:
     return services[key]
 
 
-async def _run_batch(job: "JobRun", target: Any, spec: JobSpec, prepare: str, rundir: str, out_file: str, exit_file: str, outputs: dict, log: "StepLog", local: bool) -> "StepOutcome":
+async def _run_batch(
+    job: "JobRun", step: "Step", attempt: int, name: str, target: Any, spec: JobSpec, prepare: str, rundir: str,
+    out_file: str, exit_file: str, outputs: dict, log: "StepLog", local: bool,
+) -> "StepOutcome":
     from workflow_runner.engine.job import StepOutcome
 
     backend = BACKENDS[spec.mode]()
-    code, lines = await _prepare(target, prepare, rundir, log)
-    jobid = next((l.split()[1] for l in lines if l.startswith("@@wfrun-jobid ")), None)
-    if code != 0 or not jobid:
-        return StepOutcome(st.FAILED, code or 1, outputs, f"job_runner: {backend.submit_name} failed: {lines[-1] if lines else f'exit code {code}'}")
+    eng = job.engine
+    store, run = eng.shared.store, eng.shared.run_number
+    prior = eng.prior.batch.pop((job.key, step.index), None) if eng.prior else None
+    jobid = await _reattach(prior, target, backend, log) if prior is not None else None
+    batch_id = prior.id if prior is not None else None
+    if jobid is None:
+        if store is not None:  # write-ahead: the intent is durable before sbatch/qsub runs
+            batch_id = store.batch_intent(run, job=job.key, step_index=step.index, attempt=attempt, host=target.name,
+                                          scheduler=spec.mode, job_name=name, rundir=rundir)
+        code, lines = await _prepare(target, prepare, rundir, log)
+        jobid = next((l.split()[1] for l in lines if l.startswith("@@wfrun-jobid ")), None)
+        if code != 0 or not jobid:
+            return StepOutcome(st.FAILED, code or 1, outputs, f"job_runner: {backend.submit_name} failed: {lines[-1] if lines else f'exit code {code}'}")
+        _crash_point("before-jobid-recorded")
+        if store is not None:
+            store.batch_submitted(batch_id, jobid.split(".")[0])
     short_id = jobid.split(".")[0]
     outputs["jobid"] = short_id
     job.outputs["jobid"] = short_id  # visible to needs.<self> while the job runs
-    log.line(f"{spec.mode.upper()} job submitted: {short_id}")
+    if prior is None:
+        log.line(f"{spec.mode.upper()} job submitted: {short_id}")
     watcher = _service(job, ("batch", target.name, spec.mode),
                        lambda: BatchWatcher(target, backend, "/", spec.poll_interval, log.note))
     streamer = _service(job, ("stream", target.name), lambda: Streamer(target, local, "/"))
     followed = streamer.follow(out_file, log.line)
-    future = watcher.watch(short_id, exit_file, "--array" in spec.slurm, spec.poll_interval,
-                           on_change=lambda text: log.line(f"wfrun: {text}"))
+
+    def on_change(text: str) -> None:
+        log.line(f"wfrun: {text}")
+        if store is not None and batch_id is not None:
+            store.batch_state(batch_id, text.rsplit(": ", 1)[-1].split()[0])
+
+    future = watcher.watch(short_id, exit_file, "--array" in spec.slurm, spec.poll_interval, on_change=on_change)
     try:
         final: Final = await asyncio.shield(future)
     except asyncio.CancelledError:
@@ -214,7 +236,31 @@ async def _run_batch(job: "JobRun", target: Any, spec: JobSpec, prepare: str, ru
         raise
     await streamer.stop(followed)
     await _mark_ended(target, rundir)
+    if store is not None and batch_id is not None:
+        store.batch_finished(batch_id, final.state, final.exit_code)
     return _outcome(spec, short_id, final, outputs)
+
+
+async def _reattach(prior: Any, target: Any, backend: Any, log: "StepLog") -> str | None:
+    """The batch job a killed wfrun submitted for this step, if it exists: watch it instead of resubmitting."""
+    if prior.jobid:
+        log.line(f"wfrun: re-attaching to batch job {prior.jobid} submitted before the resume")
+        return prior.jobid
+    # The intent was recorded but wfrun died before the job id was: look the job up by its unique name.
+    code, lines = await run_command(target, backend.find_query(prior.job_name), "/")
+    found = backend.parse_find(lines, prior.job_name)
+    if found:
+        log.line(f"wfrun: found batch job {found} ({prior.job_name}) submitted before the crash; re-attaching")
+    return found
+
+
+def _crash_point(name: str) -> None:
+    """Test hook: WFRUN_TEST_CRASH=<name> kills wfrun with SIGKILL here (write-ahead tests)."""
+    import os
+    import signal
+
+    if os.environ.get("WFRUN_TEST_CRASH") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _outcome(spec: JobSpec, jobid: str, final: Final, outputs: dict) -> "StepOutcome":

@@ -122,6 +122,15 @@ class SlurmBackend:
     def cancel(self, ids: list[str]) -> str:
         return "scancel " + " ".join(ids)
 
+    def find_query(self, name: str) -> str:
+        """Ids of jobs with this (unique) name, queued or finished: for re-attaching after a crash."""
+        q = shlex.quote(name)
+        return f"squeue -h -t all --name={q} -o '%i'; sacct -X -n -P --name={q} -S now-7days -o JobID 2>/dev/null; true"
+
+    def parse_find(self, lines: list[str], name: str) -> str | None:
+        ids = [line.strip().split("_")[0] for line in lines if line.strip() and line.strip().split("_")[0].isdigit()]
+        return ids[-1] if ids else None
+
     def is_active(self, state: str) -> bool:
         return state in SLURM_ACTIVE
 
@@ -171,6 +180,19 @@ class PBSBackend:
 
     def cancel(self, ids: list[str]) -> str:
         return "qdel " + " ".join(ids)
+
+    def find_query(self, name: str) -> str:
+        return "qstat -f 2>/dev/null; true"
+
+    def parse_find(self, lines: list[str], name: str) -> str | None:
+        current = None
+        for line in lines:
+            text = line.strip()
+            if text.startswith("Job Id:"):
+                current = text.split(":", 1)[1].strip().split(".")[0]
+            elif current and text.startswith("Job_Name") and text.split("=", 1)[1].strip() == name:
+                return current
+        return None
 
     def is_active(self, state: str) -> bool:
         return state not in ("C", "F", "X")

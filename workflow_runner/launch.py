@@ -1,0 +1,221 @@
+"""One ``wfrun run`` / ``wfrun resume``: store, run directory, reporters, signals, engine.
+
+A run is recorded in the run store before anything starts (its number is the
+store's, and names its directory and ``PW_JOB_ID``). Ctrl-C / SIGTERM and a
+``wfrun cancel`` from another terminal (the store's cancel flag, polled every
+second) all cancel the same way. ``wfrun resume RUN`` continues a run whose
+wfrun died: jobs and steps the store says finished are not run again (their
+outputs carry over), batch jobs are re-attached instead of resubmitted, and
+local steps that were running are run again after their leftover processes
+(found by the run token in their environment) are killed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workflow_runner.engine import status as st
+from workflow_runner.errors import WorkflowError, raise_all
+
+
+@dataclass
+class LaunchOptions:
+    max_parallel: int
+    grace: float = 10.0
+    quiet: bool = False
+    json: bool = False
+    no_live: bool = False
+    known_hosts: str | None = None
+    identities: list[str] = field(default_factory=list)
+    insecure_no_host_key_check: bool = False
+    cpus: float | None = None
+    memory: str | None = None
+    gpus: int | None = None
+
+
+def resource_pool(opts: LaunchOptions) -> Any:
+    from workflow_runner.engine.resources import Request, ResourcePool, detect, parse_memory
+
+    found = detect()
+    try:
+        memory = parse_memory(opts.memory) if opts.memory else found.memory_mb
+    except ValueError as exc:
+        raise WorkflowError(f"--memory: {exc}") from None
+    return ResourcePool(Request(opts.cpus or found.cpus, memory, found.gpus if opts.gpus is None else opts.gpus))
+
+
+def check_resources(plan: Any, inputs: dict, pool: Any) -> list[WorkflowError]:
+    """A job asking for more than the machine has is an error before anything runs."""
+    from workflow_runner.engine.context import evaluate
+    from workflow_runner.engine.resources import request_of
+    from workflow_runner.expressions import Context
+
+    errors: list[WorkflowError] = []
+    for inst in plan.all_instances():
+        r = inst.job.resources
+        if r is None or inst.job.ssh is not None:
+            continue
+        ctx = Context(values={"inputs": inputs, "matrix": inst.matrix or {}})
+        where = plan.workflow.locate(inst.job.path + ("resources",))
+        try:
+            values = {k: evaluate(v, ctx) for k, v in (("cpus", r.cpus), ("memory", r.memory), ("gpus", r.gpus))}
+            pool.check(request_of(values, f"job '{inst.key}'"), f"job '{inst.key}'")
+        except WorkflowError as exc:
+            errors.append(WorkflowError(exc.message, location=where))
+    return errors
+
+
+def run_token(store_path: Path, run: int) -> str:
+    return hashlib.sha1(f"{store_path.resolve()}#{run}".encode()).hexdigest()[:16]
+
+
+def kill_leftovers(token: str) -> int:
+    """SIGKILL the process groups of local steps a killed wfrun left running (same user, this host)."""
+    killed = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if f"WFRUN_RUN_TOKEN={token}".encode() in environ.split(b"\0"):
+            try:
+                pgid = os.getpgid(int(entry.name))
+                if pgid not in killed and pgid != os.getpgid(0):
+                    os.killpg(pgid, signal.SIGKILL)
+                    killed.add(pgid)
+            except (ProcessLookupError, PermissionError):
+                continue
+    return len(killed)
+
+
+def prepare(wf: Any, resolved: Any, opts: LaunchOptions) -> tuple[Any, Any]:
+    """(plan, resource pool), after every check that can fail before a run exists (exit 2)."""
+    from workflow_runner.actions.preflight import preflight
+    from workflow_runner.graph import make_plan
+
+    if opts.max_parallel < 1:
+        raise WorkflowError("--max-parallel must be at least 1")
+    plan = make_plan(wf, resolved.values)
+    pool = resource_pool(opts)
+    raise_all(preflight(plan, resolved.values) + check_resources(plan, resolved.values, pool))
+    return plan, pool
+
+
+def new_run(store: Any, wf: Any, resolved: Any, argv: list[str]) -> int:
+    from workflow_runner.state.store import secret_paths_of
+
+    return store.new_run(workflow=wf.name, file=str(wf.path), argv=argv, inputs_masked=resolved.masked(),
+                         secret_paths=secret_paths_of(resolved.values, resolved.secrets), secrets=resolved.secrets)
+
+
+def detach(argv: list[str], store: Any, run: int, run_dir: Path) -> int:
+    """Start ``wfrun run … --attach-run N`` in the background, its output in the run directory."""
+    log = open(run_dir / "wfrun.out", "ab")
+    child = subprocess.Popen([sys.executable, "-m", "workflow_runner", *argv, "--attach-run", str(run)],
+                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    store.set_owner(run, pid=child.pid)
+    print(f"run {run} started in the background (pid {child.pid}); its output: {run_dir / 'wfrun.out'}")
+    print(f"  wfrun status {run}    wfrun logs {run} -f    wfrun cancel {run}")
+    return 0
+
+
+async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, pool: Any, store: Any, run: int,
+                  run_dir: Any, org: dict, prior: Any = None) -> int:
+    from workflow_runner.engine.context import evaluate
+    from workflow_runner.engine.durations import parse_duration
+    from workflow_runner.engine.scheduler import RunEngine, RunOptions, Shared
+    from workflow_runner.expressions import Context
+    from workflow_runner.inputs import _user
+    from workflow_runner.targets.select import SSHOptions, Targets
+    from workflow_runner.ui.console import Fanout, JsonReporter, LiveReporter, PlainReporter, RunRecorder
+
+    if opts.json:
+        screen: Any = JsonReporter()
+    elif opts.quiet:
+        screen = PlainReporter(quiet=True)
+    elif sys.stdout.isatty() and not opts.no_live:
+        screen = LiveReporter()
+    else:
+        screen = PlainReporter()
+    targets = Targets(SSHOptions(known_hosts=opts.known_hosts, identity_files=opts.identities,
+                                 insecure_no_host_key_check=opts.insecure_no_host_key_check))
+    options = RunOptions(max_parallel=opts.max_parallel, grace=opts.grace, user=_user(), org=org)
+    secrets = list(resolved.secrets) + [str(v) for v in org.values() if isinstance(v, str) and len(v) >= 4]
+    shared = Shared(reporter=None, targets=targets, options=options, local_slots=asyncio.Semaphore(opts.max_parallel),
+                    secrets=secrets, pool=pool, store=store, run_number=run, run_token=run_token(store.path, run))
+    shared.reporter = Fanout(RunRecorder(run_dir.root), store.recorder(run, mask=shared.mask), screen)
+    engine = RunEngine(plan, resolved, run_dir, shared, run_id=str(run), prior=prior)
+    try:
+        limit = parse_duration(evaluate(wf.timeout, Context(values={"inputs": resolved.values})))
+    except ValueError as exc:
+        raise WorkflowError(f"timeout: {exc}", location=wf.locate(("timeout",))) from None
+    got: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        if got:
+            shared.hurry.set()
+            print("wfrun: cutting the grace period short", file=sys.stderr)
+            return
+        got.append(signum)
+        name = "interrupted" if signum == signal.SIGINT else "terminated"
+        print(f"\nwfrun: {name}; canceling steps and running cleanups (again to hurry)", file=sys.stderr)
+        engine.cancel(name)
+
+    async def watch_store() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            if await asyncio.to_thread(store.cancel_requested, run):
+                print("wfrun: canceled from another terminal (wfrun cancel)", file=sys.stderr)
+                got.append(signal.SIGTERM)
+                engine.cancel("canceled by wfrun cancel")
+                return
+
+    async def expire() -> None:
+        await asyncio.sleep(limit)
+        print(f"wfrun: workflow timeout ({limit:g}s) reached; canceling", file=sys.stderr)
+        engine.cancel("timeout")
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
+    helpers = [asyncio.ensure_future(watch_store())] + ([asyncio.ensure_future(expire())] if limit else [])
+    store.run_started(run)
+    outcome = None
+    try:
+        outcome = await engine.run()
+    finally:
+        for task in helpers:
+            task.cancel()
+        await targets.aclose()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        if outcome is None:
+            store.run_finished(run, st.FAILED, 1)
+    if got:
+        return 130 if got[0] == signal.SIGINT else 143
+    return outcome.exit_code
+
+
+def load_prior(store: Any, run: int) -> Any:
+    """What the store says the previous session of ``run`` finished."""
+    from workflow_runner.engine.scheduler import Prior
+
+    prior = Prior()
+    for job in store.jobs(run):
+        prior.jobs[job.key] = (job.status, job.outputs or {})
+    for step in store.steps(run):
+        if not step.cleanup and step.index >= 0 and step.status == st.COMPLETED:
+            prior.steps[(step.job, step.index)] = (step.status, step.outputs or {})
+    for batch in store.batch_jobs(run):  # newest last
+        prior.batch[(batch.job, batch.step_index)] = batch
+    return prior
