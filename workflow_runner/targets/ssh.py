@@ -371,7 +371,11 @@ class _Host:
         conn = _Conn()
         conn.ssh = await self.pool._connect(self.spec, self.via, self.name, self._lost_callback(conn))
         self.stats.extra["connections_opened"] += 1
-        await self._probe(conn)
+        try:
+            await self._probe(conn)
+        except BaseException:  # cancelled before the connection joined the pool: do not leak it
+            conn.ssh.abort()
+            raise
         return conn
 
     def _lost_callback(self, conn: _Conn):
