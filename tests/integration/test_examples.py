@@ -52,3 +52,9 @@ def test_subworkflow(wfrun):
     assert r.code == 0, r.out + r.err
     assert "hello nested (2)" in r.out
     assert "the sub-workflow said 'hello nested' (2 times)" in r.out
+
+
+def test_job_runner_example_here(wfrun):
+    r = wfrun(EXAMPLES / "job-runner.yaml")
+    assert r.code == 0, r.out + r.err
+    assert "result=42" in r.out and "ended COMPLETED" in r.out

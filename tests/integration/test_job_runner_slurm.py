@@ -210,3 +210,14 @@ def test_slurmctld_down_for_20s_during_polling(wfrun, write, tmp_path):
     assert "status query failed" in (tmp_path / "home").joinpath(
         next((tmp_path / "home").glob("jobs/*/*/logs/batch/01-jr.log")).relative_to(tmp_path / "home")).read_text()
     assert "ended FAILED with exit code 4" in out and "finished" in out
+
+
+def test_job_runner_example_on_the_slurm_cluster(wfrun):
+    example = ROOT / "examples" / "job-runner.yaml"
+    r = wfrun(example, "--set", 'resource={"ip": "", "schedulerType": "slurm"}', "--set", "scheduler=true",
+              "--set", "slurm.partition=debug")
+    assert r.code == 0, r.out + r.err
+    import re
+
+    assert "SLURM job submitted:" in r.out and re.search(r"batch job '\d+' ended COMPLETED on '\S+'", r.out)
+    assert "result=42" in r.out
