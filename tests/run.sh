@@ -6,6 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
+python3 -m compileall -q workflow_runner   # editable installs are not byte-compiled; PYTHONDONTWRITEBYTECODE may be set
 bash tests/infra/sshd.sh start
 bash tests/infra/slurm.sh start
 exec python3 -m pytest -q -ra "$@"

@@ -186,6 +186,7 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
         engine.cancel("timeout")
 
     loop = asyncio.get_running_loop()
+    _fast_child_watcher(loop)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig)
     helpers = [asyncio.ensure_future(watch_store())] + ([asyncio.ensure_future(expire())] if limit else [])
@@ -204,6 +205,26 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
     if got:
         return 130 if got[0] == signal.SIGINT else 143
     return outcome.exit_code
+
+
+def _fast_child_watcher(loop: asyncio.AbstractEventLoop) -> None:
+    """On Python 3.11, wait for children with pidfds instead of a thread per child (3.12 does this itself).
+
+    The default ThreadedChildWatcher starts and joins one thread per step
+    process; with thousands of short steps that is a measurable share of the run.
+    """
+    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
+        return
+    import warnings
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            watcher = asyncio.PidfdChildWatcher()
+            watcher.attach_loop(loop)
+            asyncio.set_child_watcher(watcher)
+    except (OSError, RuntimeError, NotImplementedError):
+        return
 
 
 def load_prior(store: Any, run: int) -> Any:

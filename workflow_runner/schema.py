@@ -20,6 +20,13 @@ SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 
 @functools.cache
+def schema_bytes(name: str) -> bytes:
+    """The schema file as bytes; the action schema includes the workflow schema it refers to."""
+    data = (SCHEMA_DIR / f"{name}.schema.json").read_bytes()
+    return data + (schema_bytes("workflow") if name == "action" else b"")
+
+
+@functools.cache
 def load_schema(name: str) -> dict:
     return json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text())
 

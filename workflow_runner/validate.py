@@ -45,9 +45,13 @@ def load_workflow(path: str | Path, kind: str = "auto") -> Workflow:
     tree = load_file(path)
     if kind == "auto":
         kind = "action" if any(k in tree for k in ACTION_KEYS) else "workflow"
-    errors: list[WorkflowError] = list(schema.validate(tree, kind))
-    if errors:
-        raise_all(errors)
+    digest = _schema_digest(path, kind)
+    if digest is None or not _schema_ok(digest):
+        errors: list[WorkflowError] = list(schema.validate(tree, kind))
+        if errors:
+            raise_all(errors)
+        _remember_schema_ok(digest)
+    errors = []
     wf, model_errors = model.build(tree, path)
     errors += model_errors
     errors += graph.check(wf)
@@ -55,6 +59,46 @@ def load_workflow(path: str | Path, kind: str = "auto") -> Workflow:
     raise_all(errors)
     _CACHE[key] = wf
     return wf
+
+
+def _schema_digest(path: Path, kind: str) -> str | None:
+    """Content hash of (file, schema, wfrun version): a file that passed the schema once needs no second check.
+
+    Importing and running jsonschema is most of a small workflow's start-up
+    time; re-running the same file (the common case) skips it.
+    """
+    import hashlib
+
+    from workflow_runner import __version__
+
+    try:
+        h = hashlib.sha256(path.read_bytes())
+    except OSError:
+        return None
+    h.update(schema.schema_bytes(kind))
+    h.update(f"{kind}/{__version__}".encode())
+    return h.hexdigest()
+
+
+def _cache_dir() -> Path:
+    from workflow_runner.state.rundir import wfrun_home
+
+    return wfrun_home() / "cache" / "schema-ok"
+
+
+def _schema_ok(digest: str) -> bool:
+    return (_cache_dir() / digest).exists()
+
+
+def _remember_schema_ok(digest: str | None) -> None:
+    if digest is None:
+        return
+    try:
+        folder = _cache_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / digest).touch()
+    except OSError:
+        pass  # a read-only home only costs the next run a schema check
 
 
 def check(path: str | Path, *, deep: bool = True) -> tuple[Workflow | None, Report]:

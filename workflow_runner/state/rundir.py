@@ -22,6 +22,10 @@ from pathlib import Path
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
+_MADE: set[Path] = set()
+"""Folders this process already created (a 10,000-job run would otherwise mkdir 40,000 times)."""
+
+
 def wfrun_home() -> Path:
     return Path(os.environ.get("WFRUN_HOME") or Path.home() / ".wfrun")
 
@@ -68,7 +72,9 @@ class RunDir:
 
     def step_file(self, kind: str, job: str, index: int, step: str, suffix: str) -> Path:
         folder = self.root / kind / safe_name(job)
-        folder.mkdir(parents=True, exist_ok=True)
+        if folder not in _MADE:
+            folder.mkdir(parents=True, exist_ok=True)
+            _MADE.add(folder)
         return folder / f"{index + 1:02d}-{safe_name(step)}{suffix}"
 
     def remote_root(self, home: str) -> str:

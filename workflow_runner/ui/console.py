@@ -13,7 +13,6 @@ Every reporter also feeds ``RunRecorder``, which keeps ``events.jsonl`` and
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 import time
@@ -31,7 +30,8 @@ LEVEL_COLORS = {"error": "red", "warning": "yellow", "notice": "blue", "debug": 
 
 
 def event_dict(event: Event) -> dict[str, Any]:
-    data = dataclasses.asdict(event)
+    """Shallow, unlike dataclasses.asdict (whose deep copy was a visible share of a 200-job run)."""
+    data = {name: getattr(event, name) for name in event.__slots__}
     data["event"] = type(event).__name__
     return data
 
