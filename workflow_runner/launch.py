@@ -13,6 +13,7 @@ local steps that were running are run again after their leftover processes
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import os
 import signal
@@ -191,6 +192,11 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
         loop.add_signal_handler(sig, on_signal, sig)
     helpers = [asyncio.ensure_future(watch_store())] + ([asyncio.ensure_future(expire())] if limit else [])
     store.run_started(run)
+    # The parsed workflow and plan live for the whole run: move them out of the
+    # garbage collector's sight, so full collections don't rescan them for every
+    # job (which made per-job cost grow with the number of jobs).
+    gc.collect()
+    gc.freeze()
     outcome = None
     try:
         outcome = await engine.run()

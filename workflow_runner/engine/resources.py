@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,12 +81,17 @@ def _gpus() -> int:
 
 
 class ResourcePool:
-    """Counting pool over three resources; waiters are served first-come, first-served."""
+    """Counting pool over three resources, first come first served.
+
+    Waiters queue in order and are woken only when they fit, so a release costs
+    O(woken) — not a wake-up of every one of 10,000 waiting jobs — and a large
+    request is not starved by a stream of small ones.
+    """
 
     def __init__(self, capacity: Request) -> None:
         self.capacity = capacity
         self.used = Request(0, 0, 0)
-        self.cond = asyncio.Condition()
+        self.waiters: deque[tuple[Request, asyncio.Future]] = deque()
         self.peak_cpus = 0.0
 
     def check(self, request: Request, what: str) -> None:
@@ -100,18 +106,43 @@ class ResourcePool:
         u, c = self.used, self.capacity
         return u.cpus + r.cpus <= c.cpus and u.memory_mb + r.memory_mb <= c.memory_mb and u.gpus + r.gpus <= c.gpus
 
+    def _take(self, r: Request) -> None:
+        u = self.used
+        self.used = Request(u.cpus + r.cpus, u.memory_mb + r.memory_mb, u.gpus + r.gpus)
+        self.peak_cpus = max(self.peak_cpus, self.used.cpus)
+
     async def acquire(self, r: Request) -> None:
-        async with self.cond:
-            await self.cond.wait_for(lambda: self._fits(r))
-            u = self.used
-            self.used = Request(u.cpus + r.cpus, u.memory_mb + r.memory_mb, u.gpus + r.gpus)
-            self.peak_cpus = max(self.peak_cpus, self.used.cpus)
+        if not self.waiters and self._fits(r):
+            self._take(r)
+            return
+        future = asyncio.get_running_loop().create_future()
+        self.waiters.append((r, future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                await self.release(r)  # granted while being cancelled: give it back
+            else:
+                self.waiters.remove((r, future))
+                self._wake()
+            raise
 
     async def release(self, r: Request) -> None:
-        async with self.cond:
-            u = self.used
-            self.used = Request(u.cpus - r.cpus, u.memory_mb - r.memory_mb, u.gpus - r.gpus)
-            self.cond.notify_all()
+        u = self.used
+        self.used = Request(u.cpus - r.cpus, u.memory_mb - r.memory_mb, u.gpus - r.gpus)
+        self._wake()
+
+    def _wake(self) -> None:
+        while self.waiters:
+            r, future = self.waiters[0]
+            if future.done():
+                self.waiters.popleft()
+                continue
+            if not self._fits(r):
+                return
+            self.waiters.popleft()
+            self._take(r)
+            future.set_result(None)
 
 
 def request_of(values: dict[str, Any] | None, what: str) -> Request:
