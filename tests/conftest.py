@@ -59,3 +59,15 @@ def write(tmp_path):
         return path
 
     return _write
+
+
+def start_slurm() -> None:
+    """Start (or check) the real test cluster; fail — never skip — when it cannot come up."""
+    proc = subprocess.run(["bash", str(ROOT / "tests/infra/slurm.sh"), "start"], capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        pytest.fail("tests/infra/slurm.sh start failed:\n" + proc.stdout + proc.stderr)
+
+
+@pytest.fixture(scope="session")
+def slurm():
+    start_slurm()

@@ -334,7 +334,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         row = store.refresh_liveness(row.id) or row
         if row.status in ("created", "running"):
             raise WorkflowError(f"run {row.id} is still running (pid {row.pid} on {row.hostname}); cancel it first")
-        if row.status == st_completed():
+        if row.status == "completed":
             print(f"run {row.id} already completed; nothing to resume")
             return 0
         wf = _checked(row.file)
@@ -365,12 +365,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
                                           run_dir=run_dir, org=user.org, prior=prior))
     finally:
         store.close()
-
-
-def st_completed() -> str:
-    from workflow_runner.engine.status import COMPLETED
-
-    return COMPLETED
 
 
 def _get_path(values: dict, dotted: str) -> Any:

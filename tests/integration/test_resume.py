@@ -17,9 +17,8 @@ pytestmark = pytest.mark.slurm
 
 
 @pytest.fixture(scope="module", autouse=True)
-def slurm_up():
-    proc = subprocess.run(["bash", str(ROOT / "tests/infra/slurm.sh"), "start"], capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+def slurm_up(slurm):
+    """Every test here needs the real cluster."""
 
 
 @pytest.fixture

@@ -195,10 +195,9 @@ def test_sshd_stopped_mid_run_fails_fast_and_clearly(ssh_env, tmp_path, write): 
     assert "lost" in out and ssh_env.host in out
 
 
-def test_job_runner_ssh_mode_and_slurm_over_ssh(remote, write, ssh_env):  # noqa: F811
+def test_job_runner_ssh_mode_and_slurm_over_ssh(remote, write, ssh_env, slurm):  # noqa: F811
     """job_runner with a remote resource: direct mode, then sbatch as the remote user over the same connection."""
     run, host = remote
-    subprocess.run(["bash", str(ROOT / "tests/infra/slurm.sh"), "start"], check=True, capture_output=True, timeout=600)
     wf = write("w.yaml", f"""
 jobs:
   direct:
