@@ -220,3 +220,58 @@ def test_job_runner_example_on_the_slurm_cluster(wfrun):
 
     assert "SLURM job submitted:" in r.out and re.search(r"batch job '\d+' ended COMPLETED on '\S+'", r.out)
     assert "result=42" in r.out
+
+
+def test_pbs_interrupt_cancels_with_qdel(tmp_path, write):
+    wf = write("w.yaml", job_runner_workflow('echo "touch $PWD/cancel.ran" > cancel.sh\necho started\nsleep 300', kind="pbs"))
+    env = {**os.environ, "WFRUN_HOME": str(tmp_path / "home"), "WFRUN_CONFIG": str(tmp_path / "none")}
+    proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", str(wf), "--grace", "2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    jobid = None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if "PBS job submitted:" in line:
+            jobid = line.split()[-1]
+        if jobid and "[batch/batch job] started" in line:
+            break
+    assert jobid and jobid in squeue_ids()
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    t0 = time.monotonic()
+    while jobid in squeue_ids() and time.monotonic() - t0 < 10:
+        time.sleep(0.2)
+    assert jobid not in squeue_ids()
+    assert (next((tmp_path / "home").glob("jobs/*/*/jr")) / "cancel.ran").exists()
+
+
+def test_node_failure_relaunches_the_batch_job_and_records_each_attempt(tmp_path, write):
+    """The node goes down under a running job (NODE_FAIL, not requeued by Slurm): job_runner submits it again."""
+    script = 'if [ -f first.done ]; then echo "second launch"; exit 0; fi\ntouch first.done\necho "first launch"\nsleep 120'
+    wf = write("w.yaml", job_runner_workflow(script, slurm='scheduler_directives: "#SBATCH --no-requeue"'))
+    env = {**os.environ, "WFRUN_HOME": str(tmp_path / "home"), "WFRUN_CONFIG": str(tmp_path / "none")}
+    proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", str(wf)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines = []
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if "[batch/batch job] first launch" in line:
+                break
+        node = subprocess.run(["sinfo", "-h", "-o", "%n"], capture_output=True, text=True).stdout.split()[0]
+        subprocess.run(["scontrol", "update", f"nodename={node}", "state=down", "reason=wfrun-test"], check=True)
+        out, _ = proc.communicate(timeout=120)
+    finally:
+        subprocess.run(["bash", str(ROOT / "tests/infra/slurm.sh"), "start"], capture_output=True, timeout=300)
+    out = "".join(lines) + out
+    assert proc.returncode == 0, out
+    assert "ended NODE_FAIL; relaunching (1/2)" in out and "second launch" in out
+    status = subprocess.run([sys.executable, "-m", "workflow_runner", "status", "1", "--json"], env=env,
+                            capture_output=True, text=True)
+    assert status.returncode == 0, status.stderr
+    batches = json.loads(status.stdout)
+    text = json.dumps(batches)
+    assert text.count('"NODE_FAIL"') >= 1 and text.count('"COMPLETED"') >= 1

@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from workflow_runner import inputs as inputs_mod
 from workflow_runner.actions.builtins import register
-from workflow_runner.actions.job_runner.batch import BACKENDS, SLURM_FAILURE, SLURM_GRACEFUL, BatchWatcher, Final, run_command
+from workflow_runner.actions.job_runner.batch import (
+    BACKENDS, RELAUNCH_STATES, SLURM_FAILURE, SLURM_GRACEFUL, BatchWatcher, Final, run_command,
+)
 from workflow_runner.actions.job_runner.spec import JobSpec, build_spec
 from workflow_runner.actions.job_runner.stream import Streamer
 from workflow_runner.engine import status as st
@@ -197,8 +199,29 @@ async def _run_batch(
 
     backend = BACKENDS[spec.mode]()
     eng = job.engine
-    store, run = eng.shared.store, eng.shared.run_number
     prior = eng.prior.batch.pop((job.key, step.index), None) if eng.prior else None
+    for launch in range(spec.relaunches + 1):
+        final, jobid, outcome = await _submit_and_watch(job, step, attempt, name, target, spec, backend, prepare, rundir,
+                                                        out_file, exit_file, outputs, log, local, prior)
+        prior = None
+        if outcome is not None:
+            return outcome
+        if final.state in RELAUNCH_STATES and launch < spec.relaunches:
+            log.line(f"wfrun: batch job {jobid} ended {final.state}; relaunching ({launch + 1}/{spec.relaunches})")
+            continue
+        break
+    return _outcome(spec, jobid, final, outputs)
+
+
+async def _submit_and_watch(
+    job: "JobRun", step: "Step", attempt: int, name: str, target: Any, spec: JobSpec, backend: Any, prepare: str,
+    rundir: str, out_file: str, exit_file: str, outputs: dict, log: "StepLog", local: bool, prior: Any,
+) -> tuple[Final | None, str, "StepOutcome | None"]:
+    """Submit (or re-attach to) one batch job and wait for its end: (final, job id, failure before it ran)."""
+    from workflow_runner.engine.job import StepOutcome
+
+    eng = job.engine
+    store, run = eng.shared.store, eng.shared.run_number
     jobid = await _reattach(prior, target, backend, log) if prior is not None else None
     batch_id = prior.id if prior is not None else None
     if jobid is None:
@@ -208,7 +231,8 @@ async def _run_batch(
         code, lines = await _prepare(target, prepare, rundir, log)
         jobid = next((l.split()[1] for l in lines if l.startswith("@@wfrun-jobid ")), None)
         if code != 0 or not jobid:
-            return StepOutcome(st.FAILED, code or 1, outputs, f"job_runner: {backend.submit_name} failed: {lines[-1] if lines else f'exit code {code}'}")
+            message = f"job_runner: {backend.submit_name} failed: {lines[-1] if lines else f'exit code {code}'}"
+            return None, "", StepOutcome(st.FAILED, code or 1, outputs, message)
         _crash_point("before-jobid-recorded")
         if store is not None:
             store.batch_submitted(batch_id, jobid.split(".")[0])
@@ -238,7 +262,7 @@ async def _run_batch(
     await _mark_ended(target, rundir)
     if store is not None and batch_id is not None:
         store.batch_finished(batch_id, final.state, final.exit_code)
-    return _outcome(spec, short_id, final, outputs)
+    return final, short_id, None
 
 
 async def _reattach(prior: Any, target: Any, backend: Any, log: "StepLog") -> str | None:

@@ -26,6 +26,8 @@ SLURM_ACTIVE = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", 
                 "SIGNALING", "STAGE_OUT", "STOPPED", "REQUEUE_FED", "REQUEUE_HOLD", "SPECIAL_EXIT", "RESV_DEL_HOLD"}
 SLURM_FAILURE = {"FAILED", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "PREEMPTED"}
 SLURM_GRACEFUL = {"TIMEOUT", "CANCELLED"}
+RELAUNCH_STATES = {"NODE_FAIL", "PREEMPTED", "BOOT_FAIL"}
+"""Ends that are the machine's fault, not the script's: job_runner resubmits (max_relaunches)."""
 """States job_runner v4.0 reports as ended 'gracefully' (exit 0), with the state named."""
 
 

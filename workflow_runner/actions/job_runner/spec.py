@@ -54,6 +54,8 @@ class JobSpec:
     pbs: dict[str, str] = field(default_factory=dict)
     directives: list[str] = field(default_factory=list)
     """Extra '#SBATCH …' / '#PBS …' lines, validated."""
+    relaunches: int = 0
+    """Resubmissions after NODE_FAIL/PREEMPTED/BOOT_FAIL (wfrun's max_relaunches input)."""
 
 
 def _empty(value: Any) -> bool:
@@ -115,7 +117,18 @@ def build_spec(version: str, values: dict[str, Any], *, where: Location | None) 
         slurm=slurm,
         pbs=pbs,
         directives=directives,
+        relaunches=_count(values.get("max_relaunches", 0), "max_relaunches", where),
     )
+
+
+def _count(value: Any, name: str, where: Location | None) -> int:
+    try:
+        number = int(value or 0)
+    except (TypeError, ValueError):
+        raise InputError(f"job_runner: {name} must be a whole number, got {value!r}", location=where) from None
+    if number < 0:
+        raise InputError(f"job_runner: {name} must not be negative", location=where)
+    return number
 
 
 def _fields(group: str, table: dict[str, tuple[str, str]], given: dict[str, Any], where: Location | None) -> dict[str, str]:
