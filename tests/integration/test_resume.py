@@ -109,7 +109,9 @@ def test_kill9_then_resume_reattaches_batch_jobs_and_reruns_local_step(tmp_path,
     assert marker.read_text().count("attempt") == 2  # the interrupted local step ran again
     assert "local=done" in r.stdout
     status = json.loads(wfrun(env, "status", run, "--json").stdout)
-    assert status["run"]["status"] == "completed" if "run" in status else status["status"] == "completed"
+    assert status["status"] == "completed"
+    assert {j["key"]: j["status"] for j in status["jobs"]} == {"a": "completed", "b": "completed", "local": "completed",
+                                                              "after": "completed"}
 
 
 def test_crash_between_submit_and_recording_the_job_id_makes_no_duplicate(tmp_path, env):

@@ -95,7 +95,6 @@ jobs:
     assert r.code == 1
     steps = r.job("r")["steps"]
     assert steps[1]["exit_code"] == 3 and steps[1]["message"] == "exit code 3"
-    assert "[r/echo one > order.txt (cleanup)] cleanup-two" in r.out.replace("\n", "\n")
     tail = [l.split("] ", 1)[1] for l in r.out.splitlines() if "(cleanup)]" in l]
     assert tail == ["one", "two", "cleanup-two", "cleanup-one"]
 

@@ -824,11 +824,13 @@ def test_job_runner_v4_no_values(job_runner):
         "scheduler": False,
         "inject_markers": True,
         "poll_interval": 15,
+        "max_relaunches": 2,
         "slurm": {"is_disabled": True},
         "pbs": {"is_disabled": True},
     }
     assert resolved.ignored == ["script_path", *(f"slurm.{i}" for i in SLURM_ITEMS), *(f"pbs.{i}" for i in PBS_ITEMS)]
-    assert resolved.hidden == ["scheduler", "poll_interval", "slurm", "slurm.is_disabled", "pbs", "pbs.is_disabled"]
+    assert resolved.hidden == ["scheduler", "poll_interval", "max_relaunches", "slurm", "slurm.is_disabled", "pbs",
+                               "pbs.is_disabled"]
     assert resolved.secrets == [] and resolved.warnings == []
 
 

@@ -175,14 +175,38 @@ class JobRun:
             return self._finish(st.SKIPPED, why)
         eng.live[self.key] = self
         eng.job_changed(self.key, st.RUNNING)
+        watchdog = self._job_timeout()
         try:
             await self._run_steps()
         finally:
             eng.live.pop(self.key, None)
+            if watchdog is not None:
+                watchdog.cancel()
         status = st.FAILED if self.failed else st.CANCELED if self.canceled else st.COMPLETED
         if status == st.FAILED and self.job.strategy is not None and truthy(evaluate(self.job.strategy.fail_fast, self.context())):
             eng.matrix_failed(self.job.name, self.key)
         return self._finish(status, self.reason if status != st.COMPLETED else None)
+
+    def _job_timeout(self) -> asyncio.Task | None:
+        """The job's ``timeout:``: when it expires, the running step is canceled and the job fails."""
+        try:
+            limit = parse_duration(evaluate(self.job.timeout, self.context()))
+        except (ValueError, WorkflowError) as exc:
+            self._fail_job("timeout", f"job timeout: {exc}")
+            self.stopped = True
+            return None
+        if not limit:
+            return None
+
+        async def expire() -> None:
+            await asyncio.sleep(limit)
+            self.failed = True
+            self.reason = f"job timed out after {limit:g}s"
+            self.engine.record_failure(self.key, "timeout", self.reason, None)
+            self.engine.shared.step_failed()
+            self.cancel(self.reason, stop=True)
+
+        return asyncio.ensure_future(expire())
 
     def _restore_steps(self) -> None:
         for step in self.job.steps:
