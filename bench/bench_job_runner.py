@@ -93,7 +93,7 @@ def run_many(tmp: Path, n: int, poll: float) -> None:
     ends = sacct_ends(list(jobid_by_job.values()))
     latency = [finished[j] - ends[i] for j, i in jobid_by_job.items() if i in ends and j in finished]
     print(f"{n} concurrent job_runner SLURM steps, poll_interval {poll:g}s: wall {wall:.1f}s")
-    print(f"  scheduler commands: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
+    print("  scheduler commands: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v))
     print(f"  status queries per poll interval (squeue+sacct, all jobs together): {per_interval:.2f}  "
           f"(reference v4.0: {n} squeue per interval; target <= 2)")
     if latency:

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 
 async def run_uses(job: "JobRun", step: "Step", place: "Placement", env: dict[str, str], log: "StepLog") -> "StepOutcome":
-    from workflow_runner.engine.job import StepOutcome
 
     eng = job.engine
     wf = eng.workflow

@@ -195,8 +195,6 @@ async def _run_batch(
     job: "JobRun", step: "Step", attempt: int, name: str, target: Any, spec: JobSpec, prepare: str, rundir: str,
     out_file: str, exit_file: str, outputs: dict, log: "StepLog", local: bool,
 ) -> "StepOutcome":
-    from workflow_runner.engine.job import StepOutcome
-
     backend = BACKENDS[spec.mode]()
     eng = job.engine
     prior = eng.prior.batch.pop((job.key, step.index), None) if eng.prior else None
