@@ -79,10 +79,26 @@ class Template:
         return _locate(self.origin, self.source, offset or 0)
 
 
+_COMPILED: dict[str, tuple[bool, tuple]] = {}
+"""Parsed parts by source text: ASTs hold offsets into the text, not file positions, so
+identical strings (``${{ inputs.resource.ip }}`` on every job) share one parse."""
+
+
 def compile_string(text: str, *, origin: ScalarOrigin | None = None) -> str | Template:
     """``text`` itself when it has no expression, else a Template; syntax errors raise ExpressionError."""
     if not contains_expression(text):
         return text
+    cached = _COMPILED.get(text)
+    if cached is not None:
+        return Template(text, origin, cached[0], cached[1])
+    template = _compile(text, origin)
+    if len(_COMPILED) >= 8192:
+        _COMPILED.clear()
+    _COMPILED[text] = (template.is_single, template.parts)
+    return template
+
+
+def _compile(text: str, origin: ScalarOrigin | None) -> Template:
     parts: list[str | Node] = []
     position = 0
     spans: list[tuple[int, int]] = []
