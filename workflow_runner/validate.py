@@ -114,7 +114,7 @@ def check(path: str | Path, *, deep: bool = True) -> tuple[Workflow | None, Repo
         return None, report
     report.warnings += undeclared_inputs(wf)
     if deep:
-        check_uses(wf, report, seen=set())
+        check_uses(wf, report, seen=set(), chain=(wf.path.resolve(),) if wf.path else ())
     return wf, report
 
 
@@ -188,7 +188,8 @@ def undeclared_inputs(wf: Workflow) -> list[str]:
     return warnings
 
 
-def check_uses(wf: Workflow, report: Report, seen: set[Path]) -> None:
+def check_uses(wf: Workflow, report: Report, seen: set[Path], chain: tuple[Path, ...] = ()) -> None:
+    """Every ``uses:`` reachable from ``wf``; ``chain`` is the call path to it, to report cycles."""
     base = wf.path.parent if wf.path else Path.cwd()
     for job in wf.jobs.values():
         for step in job.steps:
@@ -215,9 +216,14 @@ def check_uses(wf: Workflow, report: Report, seen: set[Path]) -> None:
                 report.errors.append(exc)
                 continue
             check_with(wf, step, called, report)
-            if ref.path.resolve() not in seen:
-                seen.add(ref.path.resolve())
-                check_uses(called, report, seen)
+            target = ref.path.resolve()
+            if target in chain:
+                path = " → ".join(p.name for p in (*chain, target))
+                report.errors.append(UsesError(f"uses: {step.uses}: the workflow calls itself ({path}); recursion is not supported",
+                                               location=loc))
+            elif target not in seen:
+                seen.add(target)
+                check_uses(called, report, seen, (*chain, target))
 
 
 def check_with(wf: Workflow, step: model.Step, called: Workflow, report: Report) -> None:

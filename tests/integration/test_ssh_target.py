@@ -96,7 +96,7 @@ def test_bootstrap_is_valid_bash():
 
 @pytest.mark.ssh
 class TestRun:
-    @pytest.mark.parametrize("direct", [True, False], ids=["bootstrap-as-command", "bootstrap-on-stdin"])
+    @pytest.mark.parametrize("direct", [True, False], ids=["login-shell-sources", "bootstrap-via-cat"])
     def test_script_runs_unchanged(self, ssh_env: SSHEnv, remote_dir, direct):
         script = (
             "echo \"double $((1+2))\" 'single $HOME' \\$dollar `echo back`tick\n"
@@ -186,11 +186,11 @@ class TestRun:
         assert [line for _, line in seen] == ["out1", "err1", "out2", "late"]
         assert seen[0][0] < total - 1.0, "first line arrived only at the end: output is not streamed"
 
-    @pytest.mark.parametrize(("lines", "expected"), [(1000, "inline"), (2000, "file")])
-    def test_long_scripts(self, ssh_env: SSHEnv, remote_dir, lines, expected):
-        """~70 kB: too long for the exec command, still bash -c; ~140 kB: run from a file like the local target."""
+    @pytest.mark.parametrize("lines", [1000, 2000])
+    def test_long_scripts(self, ssh_env: SSHEnv, remote_dir, lines):
+        """~70 kB and ~140 kB (over one argv string's 128 KiB): all of it runs, read from a pipe."""
         filler = "".join(f": line {i} {'x' * 60}\n" for i in range(lines))
-        script = filler + 'if [ -f "$0" ]; then echo "file $(wc -l < "$0")"; else echo inline; fi'
+        script = filler + 'echo "last line after $LINENO lines, from $0"'
 
         async def main():
             pool = ssh_env.pool()
@@ -201,7 +201,45 @@ class TestRun:
 
         result, output = run(main())
         assert result.exit_code == 0
-        assert output == (["inline"] if expected == "inline" else [f"file {lines}"])
+        assert output == [f"last line after {lines + 1} lines, from /dev/fd/4"]
+
+    @pytest.mark.parametrize("direct", [True, False], ids=["login-shell-sources", "bootstrap-via-cat"])
+    def test_script_and_env_never_in_a_command_line(self, ssh_env: SSHEnv, remote_dir, direct):
+        """Every user of the host can read command lines (ps): secrets in a script or env must not be there."""
+        secret = "s3cr3t-" + os.urandom(6).hex()
+        script = f'echo "token {secret}" >/dev/null; sleep 2; echo done'
+
+        def leaked() -> list[str]:
+            hits = []
+            for pid in os.listdir("/proc"):
+                if pid.isdigit():
+                    try:
+                        with open(f"/proc/{pid}/cmdline", "rb") as f:
+                            if secret.encode() in f.read():
+                                hits.append(pid)
+                    except OSError:
+                        pass
+            return hits
+
+        async def main():
+            pool = ssh_env.pool()
+            try:
+                target = pool.target(ssh_env.spec)
+                await target.home()
+                (conn,) = target._host._conns
+                conn.direct = direct
+                task = asyncio.ensure_future(collect(target, step(script, cwd=remote_dir, env={"API_KEY": secret})))
+                seen: list[list[str]] = []
+                for _ in range(10):
+                    await asyncio.sleep(0.1)
+                    seen.append(leaked())
+                return await task, seen
+            finally:
+                await pool.aclose()
+
+        (result, output), seen = run(main())
+        assert result.exit_code == 0 and output == ["done"]
+        assert seen == [[]] * 10
 
     def test_missing_working_directory_that_cannot_be_created(self, ssh_env: SSHEnv):
         async def main():

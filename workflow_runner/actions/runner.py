@@ -55,6 +55,11 @@ async def _subworkflow(called: Any, job: "JobRun", step: "Step", with_values: di
     from workflow_runner.graph import make_plan
 
     eng = job.engine
+    called_path = called.path.resolve() if called.path else None
+    if called_path is not None and called_path in eng.calls:
+        chain = " → ".join(p.name for p in (*eng.calls, called_path))
+        raise UsesError(f"uses: {step.uses}: the workflow calls itself ({chain}); recursion is not supported",
+                        location=eng.workflow.locate(step.path + ("uses",)))
     values = {k: v for k, v in with_values.items() if not str(k).startswith("$")}
     sources = inputs_mod.Sources([(f"{eng.workflow.file}: with: of step '{step.name}'", values)])
     try:
@@ -67,7 +72,8 @@ async def _subworkflow(called: Any, job: "JobRun", step: "Step", with_values: di
     plan = make_plan(called, resolved.values)
     sub_dir = eng.run_dir.child(f"{job.key}-{step.key}")
     nested = RunEngine(plan, resolved, sub_dir, eng.shared, parent_run_dir=eng.run_dir,
-                       prefix=f"{job.key}/{step.key}/", run_id=eng.run_id)
+                       prefix=f"{job.key}/{step.key}/", run_id=eng.run_id, prior=eng.prior,
+                       calls=(*eng.calls, called_path) if called_path else eng.calls)
     outcome = await nested.run()
     eng.failures.extend(outcome.failures)
     outputs = outcome.outputs

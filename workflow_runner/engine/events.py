@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Callable, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,3 +78,28 @@ Event = RunStarted | JobChanged | StepStarted | StepOutput | StepAnnotation | St
 
 class Reporter(Protocol):
     def emit(self, event: Event) -> None: ...
+
+
+def masked(event: Event, mask: Callable[[str], str]) -> Event:
+    """The event with every secret in its text replaced (reasons, messages, outputs, failures).
+
+    Applied once where events leave the engine, so no listener — events.jsonl,
+    ``--json``, the screen, the run store — can forget it. Output lines and
+    annotations come from StepLog, which masks them already.
+    """
+    if isinstance(event, StepOutput | StepAnnotation):
+        return event
+    changes = {name: _mask_value(getattr(event, name), mask) for name in event.__slots__}
+    return type(event)(**changes)
+
+
+def _mask_value(value: Any, mask: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {k: _mask_value(v, mask) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_mask_value(v, mask) for v in value)
+    if isinstance(value, list):
+        return [_mask_value(v, mask) for v in value]
+    return value

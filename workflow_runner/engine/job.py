@@ -91,6 +91,7 @@ class JobRun:
         self.current: asyncio.Task | None = None
         self.env: dict[str, str] = {}
         self.last_outputs_file: str | None = None
+        self.watchdog: asyncio.Task | None = None
 
     # ------------------------------------------------------------ views
 
@@ -130,10 +131,9 @@ class JobRun:
         strategy = self.job.strategy
         if strategy is None or strategy.max_parallel is None:
             return None
-        value = evaluate(strategy.max_parallel, self.context({}))
         try:
-            number = int(value)
-        except (TypeError, ValueError):
+            number = int(evaluate(strategy.max_parallel, self.context({})))
+        except (TypeError, ValueError, WorkflowError):
             return None
         return number if number > 0 else None
 
@@ -156,7 +156,9 @@ class JobRun:
         if self.job.name in eng.failed_fast:
             return self._finish(st.CANCELED, "fail-fast: another instance of the matrix failed")
         done = eng.prior.jobs.get(self.key) if eng.prior else None
-        if done is not None and done[0] in (st.COMPLETED, st.SKIPPED):
+        if done is not None and done[0] == st.COMPLETED:
+            # Only completed work carries over: a job skipped because a need failed
+            # must get its chance once that need succeeds in this session.
             self.outputs = dict(done[1] or {})
             self._restore_steps()
             return self._finish(done[0], "finished before the resume")
@@ -175,15 +177,14 @@ class JobRun:
             return self._finish(st.SKIPPED, why)
         eng.live[self.key] = self
         eng.job_changed(self.key, st.RUNNING)
-        watchdog = self._job_timeout()
+        self.watchdog = self._job_timeout()
         try:
             await self._run_steps()
         finally:
             eng.live.pop(self.key, None)
-            if watchdog is not None:
-                watchdog.cancel()
+            self._stop_watchdog()
         status = st.FAILED if self.failed else st.CANCELED if self.canceled else st.COMPLETED
-        if status == st.FAILED and self.job.strategy is not None and truthy(evaluate(self.job.strategy.fail_fast, self.context())):
+        if status == st.FAILED and self.job.strategy is not None and self._flag(self.job.strategy.fail_fast, "strategy.fail-fast"):
             eng.matrix_failed(self.job.name, self.key)
         return self._finish(status, self.reason if status != st.COMPLETED else None)
 
@@ -208,6 +209,20 @@ class JobRun:
 
         return asyncio.ensure_future(expire())
 
+    def _stop_watchdog(self) -> None:
+        """The job's timeout covers its steps, not the cleanups that follow them."""
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+            self.watchdog = None
+
+    def _flag(self, expr: Any, what: str) -> bool:
+        """A boolean setting (``ignore-errors``, ``early-cancel``, ``fail-fast``); a broken one fails the job."""
+        try:
+            return truthy(evaluate(expr, self.context()))
+        except WorkflowError as exc:
+            self._fail_job(what, f"{what}: {exc}")
+            return False
+
     def _restore_steps(self) -> None:
         for step in self.job.steps:
             done = self.engine.prior.steps.get((self.key, step.index)) if self.engine.prior else None
@@ -228,9 +243,17 @@ class JobRun:
         return JobResult(status, outputs, dict(self.steps), reason)
 
     async def _run_steps(self) -> None:
+        started: list[list[Any]] = []
+        try:
+            await self._steps(started)
+        finally:
+            self._stop_watchdog()
+            for step, place, env, outputs_file in reversed(started):
+                await self._cleanup(step, place, env, outputs_file)
+
+    async def _steps(self, started: list[list[Any]]) -> None:
         eng = self.engine
         wf = eng.workflow
-        started: list[tuple[Step, Placement, dict[str, str], str]] = []
         try:
             self.env = render_env([wf.env, self.job.env], lambda env: self.context(env))
         except WorkflowError as exc:
@@ -255,22 +278,24 @@ class JobRun:
             if done is not None and done[0] == st.COMPLETED:
                 await self._restored(step, done[1] or {}, started)
                 continue
-            early = truthy(evaluate(step.early_cancel, self.context())) if step.early_cancel else False
+            early = self._flag(step.early_cancel, "early-cancel") if step.early_cancel else False
             if early and eng.shared.any_failed.is_set():
                 self.canceled = True
                 self.reason = self.reason or "early-cancel: a job failed"
                 self._record(step, StepOutcome(st.CANCELED, message="early-cancel: a job of the run had already failed"), None, 0.0)
                 continue
             await self._step(step, early, started)
-        for step, place, env, outputs_file in reversed(started):
-            await self._cleanup(step, place, env, outputs_file)
 
     async def _restored(self, step: Step, outputs: dict[str, str], started: list) -> None:
         """A step the previous session finished: not run again; its outputs and cleanup carry over."""
         if step.cleanup:
-            env = {**self.env, **render_env([step.env], lambda e: self.context({**self.env, **e}))}
-            place = await self._placement(step, env)
-            started.append((step, place, env, self._outputs_path(step, place, 0)))
+            try:
+                env = {**self.env, **render_env([step.env], lambda e: self.context({**self.env, **e}))}
+                place = await self._placement(step, env)
+            except WorkflowError as exc:
+                self._fail_job(f"{step.name} (cleanup)", f"cannot run the cleanup of a step finished before the resume: {exc}")
+            else:
+                started.append([step, place, env, self._outputs_path(step, place, 0)])
         self._record(step, StepOutcome(st.COMPLETED, 0, outputs, "finished before the resume"), None, 0.0)
 
     def _fail_job(self, step_name: str, message: str) -> None:
@@ -299,33 +324,23 @@ class JobRun:
         log_path = eng.run_dir.step_file("logs", self.key, step.index, step.key, ".log")
         log = StepLog(self, step.name, str(log_path))
         t0 = time.monotonic()
+        # Placement (which may wait for an SSH connection) runs inside the task a
+        # cancel reaches, so a Ctrl-C while it waits is not lost.
+        task = asyncio.ensure_future(self._placed(step, log, started))
+        self.current = task
+        if early:
+            eng.shared.early_cancel[task] = self
         try:
-            try:
-                env = render_env([step.env], lambda e: self.context({**self.env, **e}))
-                env = {**self.env, **env}
-                place = await self._placement(step, env)
-            except WorkflowError as exc:
-                outcome = StepOutcome(st.FAILED, message=str(exc))
-            else:
-                outputs_file = self._outputs_path(step, place, 0)
-                if step.cleanup:
-                    started.append((step, place, env, outputs_file))
-                task = asyncio.ensure_future(self._attempts(step, place, env, log))
-                self.current = task
-                if early:
-                    eng.shared.early_cancel[task] = self
-                try:
-                    await asyncio.wait([task])
-                finally:
-                    eng.shared.early_cancel.pop(task, None)
-                    self.current = None
-                outcome = self._task_outcome(task, log)
-                if step.cleanup and started and started[-1][0] is step:
-                    started[-1] = (step, place, env, self.last_outputs_file or outputs_file)
+            await asyncio.wait([task])
+        finally:
+            eng.shared.early_cancel.pop(task, None)
+            self.current = None
+        try:
+            outcome = self._task_outcome(task, log)
         finally:
             log.close()
         duration = time.monotonic() - t0
-        if outcome.status == st.FAILED and truthy(evaluate(step.ignore_errors, self.context())):
+        if outcome.status == st.FAILED and step.ignore_errors is not None and self._flag(step.ignore_errors, "ignore-errors"):
             outcome.message = f"failed (ignored: ignore-errors): {outcome.message or f'exit code {outcome.exit_code}'}"
             outcome.status = st.COMPLETED
         if outcome.status == st.FAILED:
@@ -338,6 +353,19 @@ class JobRun:
             self.reason = self.reason or outcome.message
         self._record(step, outcome, str(log_path), duration)
 
+    async def _placed(self, step: Step, log: StepLog, started: list) -> StepOutcome:
+        """Where the step runs, then its attempts; a step with ``cleanup:`` is pushed once it has a place."""
+        self.last_outputs_file = None
+        env = {**self.env, **render_env([step.env], lambda e: self.context({**self.env, **e}))}
+        place = await self._placement(step, env)
+        entry = [step, place, env, self._outputs_path(step, place, 0)]
+        if step.cleanup:
+            started.append(entry)
+        try:
+            return await self._attempts(step, place, env, log)
+        finally:
+            entry[3] = self.last_outputs_file or entry[3]  # the cleanup sees the last attempt's $OUTPUTS
+
     def _task_outcome(self, task: asyncio.Task, log: StepLog) -> StepOutcome:
         if task.cancelled():
             why = self.reason or "canceled"
@@ -349,16 +377,21 @@ class JobRun:
         if isinstance(exc, WorkflowError):
             log.note(str(exc))
             return StepOutcome(st.FAILED, message=str(exc))
-        raise exc
+        # A bug in wfrun, not in the workflow: this step fails with the traceback
+        # in its log; the run, its other jobs and every cleanup go on.
+        import traceback
+
+        log.note("internal error:\n" + "".join(traceback.format_exception(exc)))
+        return StepOutcome(st.FAILED, message=f"internal error in wfrun: {type(exc).__name__}: {exc} (traceback in the step log)")
 
     async def _attempts(self, step: Step, place: Placement, env: dict[str, str], log: StepLog) -> StepOutcome:
         retry = step.retry
         ctx = self.context()
         max_retries = int(_number(evaluate(retry.max_retries, ctx), "retry.max-retries")) if retry else 0
-        interval = parse_duration(evaluate(retry.interval, ctx)) if retry else None
-        timeout = parse_duration(evaluate(retry.timeout, ctx)) if retry and retry.timeout is not None else None
+        interval = _duration(evaluate(retry.interval, ctx), "retry.interval") if retry else None
+        timeout = _duration(evaluate(retry.timeout, ctx), "retry.timeout") if retry and retry.timeout is not None else None
         if timeout is None:
-            timeout = parse_duration(evaluate(step.timeout, ctx))
+            timeout = _duration(evaluate(step.timeout, ctx), "timeout")
         outcome = StepOutcome(st.FAILED)
         for attempt in range(max(0, max_retries) + 1):
             if attempt:
@@ -384,8 +417,9 @@ class JobRun:
             "PW_WORKFLOW_STEP_MAX_RETRIES": str(max_retries),
         }
         eng.emit(StepStarted(self.key, step.name, attempt, place.target.name, step.index))
+        limit = asyncio.timeout(timeout)
         try:
-            async with _timeout(timeout):
+            async with limit:
                 if step.uses:
                     from workflow_runner.actions.runner import run_uses
 
@@ -393,6 +427,8 @@ class JobRun:
                 script = as_text(evaluate(step.run, self.context(env)))
                 return await self._run_script(script, place, step_env, outputs_file, log, self._termination(step, timeout))
         except TimeoutError:
+            if not limit.expired():  # someone else's timeout (a socket, a scheduler query): not the step's
+                raise
             log.note(f"timed out after {timeout:g}s")
             return StepOutcome(st.FAILED, message=f"timed out after {timeout:g}s")
 
@@ -401,7 +437,7 @@ class JobRun:
         spec = evaluate(step.termination, self.context()) if step.termination is not None else None
         if not isinstance(spec, dict):
             return None
-        return signal_number(spec.get("signal", "TERM")), parse_duration(spec.get("before")) or 0.0
+        return signal_number(spec.get("signal", "TERM")), _duration(spec.get("before"), "termination.before") or 0.0
 
     def _termination(self, step: Step, timeout: float | None) -> tuple[int, float] | None:
         term = self.termination(step)
@@ -487,21 +523,27 @@ class JobRun:
         log = StepLog(self, name, str(log_path))
         t0 = time.monotonic()
         eng.emit(StepStarted(self.key, name, 0, place.target.name, step.index, cleanup=True))
+        limit = asyncio.timeout(eng.shared.options.cleanup_timeout)
         try:
             script = as_text(evaluate(step.cleanup, self.context(env)))
             cleanup_env = {**env, **self._pw_env(place), "OUTPUTS": outputs_file}
             command = StepCommand(script=script, env=cleanup_env, cwd=place.cwd, outputs_file=outputs_file + ".cleanup",
                                   grace=eng.shared.options.grace, hurry=eng.shared.hurry)
             # Shielded: the cancel that ended the job must not end its cleanup.
-            task = asyncio.ensure_future(_bounded(place.target.run(command, log.line), eng.shared.options.cleanup_timeout))
+            task = asyncio.ensure_future(_bounded(place.target.run(command, log.line), limit))
             result = await asyncio.shield(task)
             status = st.COMPLETED if result.exit_code == 0 else st.FAILED
             message = None if result.exit_code == 0 else (result.message or _exit_message(result.exit_code))
             code: int | None = result.exit_code
-        except TimeoutError:
-            status, message, code = st.FAILED, f"cleanup timed out after {eng.shared.options.cleanup_timeout:g}s", None
+        except TimeoutError as exc:
+            why = f"cleanup timed out after {eng.shared.options.cleanup_timeout:g}s" if limit.expired() else f"cleanup failed: {exc!r}"
+            status, message, code = st.FAILED, why, None
         except WorkflowError as exc:
             status, message, code = st.FAILED, str(exc), None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 — a bug must not stop the cleanups after this one
+            status, message, code = st.FAILED, f"internal error in wfrun: {type(exc).__name__}: {exc}", None
         finally:
             log.close()
         if message:
@@ -511,13 +553,16 @@ class JobRun:
         eng.emit(StepFinished(self.key, name, status, code, time.monotonic() - t0, str(log_path), message, step.index, cleanup=True))
 
 
-async def _bounded(coro: Any, seconds: float) -> Any:
-    async with asyncio.timeout(seconds):
+async def _bounded(coro: Any, limit: Any) -> Any:
+    async with limit:
         return await coro
 
 
-def _timeout(seconds: float | None) -> Any:
-    return asyncio.timeout(seconds)
+def _duration(value: Any, what: str) -> float | None:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise WorkflowError(f"{what}: {exc}") from None
 
 
 def _number(value: Any, what: str) -> float:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workflow_runner.engine import status as st
-from workflow_runner.engine.events import JobChanged, Reporter, RunFinished, RunStarted
+from workflow_runner.engine.events import JobChanged, Reporter, RunFinished, RunStarted, masked
 from workflow_runner.graph import JobInstance, Plan
 from workflow_runner.inputs import ResolvedInputs
 from workflow_runner.state.rundir import RunDir
@@ -115,6 +115,7 @@ class RunEngine:
         prefix: str = "",
         run_id: str | None = None,
         prior: Prior | None = None,
+        calls: tuple[Any, ...] = (),
     ) -> None:
         self.plan = plan
         self.workflow = plan.workflow
@@ -125,6 +126,8 @@ class RunEngine:
         self.prefix = prefix
         self.run_id = run_id or str(run_dir.number)
         self.prior = prior
+        self.calls = calls or ((plan.workflow.path.resolve(),) if plan.workflow.path else ())
+        """The workflow files from the top-level run down to this one (a called workflow may not call back)."""
         self.results: dict[str, JobResult] = {}
         """Final result per job name (all matrix instances aggregated)."""
         self.instance_results: dict[str, list[JobResult]] = {name: [] for name in plan.order}
@@ -162,6 +165,8 @@ class RunEngine:
         return self.prefix + instance.key
 
     def emit(self, event: Any) -> None:
+        if self.shared.secrets:
+            event = masked(event, self.shared.mask)
         self.shared.reporter.emit(event)
 
     # ------------------------------------------------------------ run
@@ -195,11 +200,29 @@ class RunEngine:
         name = job.instance.job.name
         for need in dict.fromkeys(job.instance.job.needs):
             await self.done[need].wait()
-        result = await self._run_gated(job)
+        try:
+            result = await self._run_gated(job)
+        except Exception as exc:  # noqa: BLE001 — a bug in wfrun fails this job, not the whole run
+            result = self._internal_error(job, exc)
         self.instance_results[name].append(result)
         if len(self.instance_results[name]) == len(self.plan.instances[name]):
             self.results[name] = aggregate(self.instance_results[name])
             self.done[name].set()
+
+    def _internal_error(self, job: Any, exc: BaseException) -> JobResult:
+        import traceback
+
+        path = self.run_dir.root / "internal-errors.log"
+        try:
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(f"job {job.key}:\n" + "".join(traceback.format_exception(exc)) + "\n")
+        except OSError:
+            path = None
+        message = f"internal error in wfrun: {type(exc).__name__}: {exc}"
+        self.record_failure(job.key, "wfrun", message, str(path) if path else None)
+        self.shared.step_failed()
+        self.job_changed(job.key, st.FAILED, message)
+        return JobResult(st.FAILED, dict(job.outputs), dict(job.steps), message)
 
     async def _run_gated(self, job: Any) -> JobResult:
         strategy = job.instance.job.strategy

@@ -14,27 +14,32 @@ refusing opens *below* that under churn, so at most ``channels_per_connection``
 (``ChannelOpenError``) is retried with backoff; when every connection is full
 and more steps wait, another connection to the same host is opened.
 
-One channel per step — the wire protocol. The step travels as one bash
-program, the *bootstrap* (:func:`bootstrap`): exports of ``StepCommand.env``
-(``shlex.quote``\\d, so sshd's AcceptEnv plays no part), ``mkdir -p``/``cd`` of
-the working directory, the script itself as a quoted string, then::
+One channel per step — the wire protocol. The exec command is a constant;
+everything that varies travels on the channel's stdin, so no secret of a step
+(an input rendered into its script, an ``env:`` value) ever appears in a
+remote process's command line, which every user of the host can read in
+``ps``. When the remote login shell is bash the command is ``. /dev/stdin``
+(the login shell itself runs the bootstrap: no extra process); otherwise it
+is ``exec bash -c 'eval "$(cat)"'``, safe in any login shell. The bootstrap
+(:func:`bootstrap`) exports ``StepCommand.env`` (``shlex.quote``\\d, so sshd's
+AcceptEnv plays no part), creates and enters the working directory, keeps
+the script in a variable, then::
 
     exec 3>&2 2>&1 </dev/null     # fd 3 = channel stderr = control records
-    set -m; bash -c "$s" 3>&- & p=$!; set +m   # own process group, PGID = $!
+    set -m; bash /dev/fd/4 4<<<"$s" 3>&- & p=$!; set +m   # own process group, PGID = $!
     printf '@@wfrun P <pgid>\\n' >&3
     wait $p; c=$?; kill -9 -- -$p             # leftovers of the step die with it
     printf '@@wfrun X <code>\\n' >&3; printf '@@wfrun O\\n<$OUTPUTS bytes>' >&3
 
+The script reaches its bash through a here-string (a pipe, or an unlinked
+0600 temporary file), never through argv; its first command closes fd 4 so
+the step's processes do not inherit it.
+
 Channel stdout carries the script's stdout and stderr, merged and in order,
 streamed line by line to ``on_output``; channel stderr carries only the control
 records (anything else on it — e.g. a login shell's complaint — is forwarded as
-output). When the remote login shell is bash, the bootstrap *is* the exec
-command (no extra process); otherwise the command is the constant
-``exec bash -c 'eval "$(cat)"'``, safe in any login shell, and the bootstrap
-comes on stdin (the script itself gets ``/dev/null``). Scripts over 100 000
-characters are written next to the outputs file and run from there, like the
-local target. A script killed by signal N reports ``128+N`` (bash's ``$?``;
-the local target reports ``-N``).
+output). A script killed by signal N reports ``128+N`` (bash's ``$?``; the
+local target reports ``-N``).
 
 Cancellation: SIGTERM to the remote process group over a second channel on the
 same connection (not counted against the cap), up to ``grace`` seconds (or
@@ -71,9 +76,10 @@ from workflow_runner.targets.hostspec import HostSpec, parse_host
 
 __all__ = ["SSHPool", "SSHTarget", "bootstrap"]
 
-_MAX_INLINE_SCRIPT = 100_000  # as the local target: longer scripts go through a file
-_MAX_DIRECT_COMMAND = 60_000  # exec command strings end up as one argv string (limit 128 KiB)
-_WRAPPER = "exec bash -c 'eval \"$(cat)\"'"
+_SOURCE = "[ -p /dev/stdin ] && . /dev/stdin || exec bash -c 'eval \"$(cat)\"'"  # login shell is bash
+_WRAPPER = "exec bash -c 'eval \"$(cat)\"'"  # any other login shell
+SCRIPT_PREFIX = "exec 4<&-; "
+"""Prepended to the script's first line (line numbers stay as written): fd 4 carried the script."""
 _MARK = b"@@wfrun "
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _OPEN_ATTEMPTS = 8  # channel opens refused by the server, per step
@@ -97,13 +103,8 @@ def bootstrap(command: StepCommand) -> str:
     shell = " ".join(q(a) for a in command.shell)
     if env_odd:  # names bash cannot export still reach the script's environment
         shell = "env " + " ".join(env_odd) + " " + shell
-    if len(command.script) <= _MAX_INLINE_SCRIPT:
-        lines.append(f"s={q(command.script)}")
-        run = f'{shell} -c "$s"'
-    else:
-        path = q(_script_path(command.outputs_file))
-        lines.append(f"printf %s {q(command.script)} >{path} || {fail}")
-        run = f"{shell} {path}"
+    lines.append(f"s={q(SCRIPT_PREFIX + command.script)}")
+    run = f'{shell} /dev/fd/4 4<<<"$s"'
     lines += [
         "set -m",
         f"{run} 3>&- &",
@@ -118,11 +119,6 @@ def bootstrap(command: StepCommand) -> str:
         'exit "$c"',
     ]
     return "\n".join(lines) + "\n"
-
-
-def _script_path(outputs_file: str) -> str:
-    root, _ = posixpath.splitext(outputs_file)
-    return root + ".script.sh"
 
 
 # --------------------------------------------------------------------------- pool
@@ -258,7 +254,7 @@ class _Conn:
     in_use: int = 0
     lost: str | None = None
     home: str | None = None
-    direct: bool = False  # the login shell is bash: the bootstrap can be the exec command
+    direct: bool = False  # the login shell is bash: it can source the bootstrap itself
 
     def on_lost(self, exc: Exception | None) -> None:
         reason = str(exc) if exc else ""
@@ -501,10 +497,7 @@ class SSHTarget:
 
     async def _open(self, conn: _Conn, program: str, on_output: OutputCallback) -> _Step:
         encoded = program.encode("utf-8", "surrogateescape")
-        if conn.direct and len(encoded) <= _MAX_DIRECT_COMMAND:
-            command, data = encoded, None
-        else:
-            command, data = _WRAPPER, encoded
+        command, data = (_SOURCE if conn.direct else _WRAPPER), encoded
         try:
             proc = await conn.ssh.create_process(command, input=data, encoding=None)
         except asyncssh.ChannelOpenError:
