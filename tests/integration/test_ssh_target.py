@@ -201,7 +201,7 @@ class TestRun:
 
         result, output = run(main())
         assert result.exit_code == 0
-        assert output == [f"last line after {lines + 1} lines, from /dev/fd/4"]
+        assert output == [f"last line after {lines + 1} lines, from /dev/fd/5"]
 
     @pytest.mark.parametrize("direct", [True, False], ids=["login-shell-sources", "bootstrap-via-cat"])
     def test_script_and_env_never_in_a_command_line(self, ssh_env: SSHEnv, remote_dir, direct):

@@ -136,6 +136,35 @@ jobs:
     assert "remote cleanup ran" in out and done.exists()
 
 
+def test_sigkilled_wfrun_leaves_no_remote_process(ssh_env, tmp_path, write):  # noqa: F811
+    """wfrun cannot clean up after SIGKILL: the remote side notices its channel close and ends the step's group."""
+    marker = f"wfrun-orphan-{uuid.uuid4().hex[:8]}"
+    wf = write("w.yaml", f"""
+jobs:
+  r:
+    ssh: {{remoteHost: "{ssh_env.spec}"}}
+    steps:
+      - run: |
+          bash -c 'exec -a {marker}-child sleep 1000' &
+          trap '' TERM
+          exec -a {marker}-main sleep 1000
+""")
+    env = {**os.environ, "WFRUN_HOME": str(tmp_path / "home"), "WFRUN_CONFIG": str(tmp_path / "none")}
+    proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", str(wf), "--grace", "1", "--identity", ssh_env.key,
+                             "--known-hosts", ssh_env.known_hosts], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=env)
+    deadline = time.monotonic() + 20
+    while len(remote_pgrep(ssh_env.user, marker)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(remote_pgrep(ssh_env.user, marker)) >= 2
+    proc.kill()
+    proc.wait()
+    t0 = time.monotonic()
+    while remote_pgrep(ssh_env.user, marker) and time.monotonic() - t0 < 15:
+        time.sleep(0.1)
+    assert remote_pgrep(ssh_env.user, marker) == [], "the step outlived wfrun on the host"
+
+
 def test_unknown_host_key_is_refused(ssh_env, wfrun, write, tmp_path):  # noqa: F811
     empty = tmp_path / "known_hosts"
     empty.write_text("")

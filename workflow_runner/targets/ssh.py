@@ -14,26 +14,31 @@ refusing opens *below* that under churn, so at most ``channels_per_connection``
 (``ChannelOpenError``) is retried with backoff; when every connection is full
 and more steps wait, another connection to the same host is opened.
 
-One channel per step — the wire protocol. The exec command is a constant;
-everything that varies travels on the channel's stdin, so no secret of a step
-(an input rendered into its script, an ``env:`` value) ever appears in a
-remote process's command line, which every user of the host can read in
-``ps``. When the remote login shell is bash the command is ``. /dev/stdin``
-(the login shell itself runs the bootstrap: no extra process); otherwise it
-is ``exec bash -c 'eval "$(cat)"'``, safe in any login shell. The bootstrap
-(:func:`bootstrap`) exports ``StepCommand.env`` (``shlex.quote``\\d, so sshd's
-AcceptEnv plays no part), creates and enters the working directory, keeps
-the script in a variable, then::
+One channel per step — the wire protocol. Everything that varies travels on
+the channel's stdin, so no secret of a step (an input rendered into its
+script, an ``env:`` value) appears in a remote command line, which every user
+of the host can read in ``ps``. The exec command only says how many bytes to
+read: ``LC_ALL=C IFS= read -r -N <n> s && eval "$s"`` when the remote login
+shell is bash (no extra process), else the same inside
+``exec bash -c '…'``, safe in any login shell. The bootstrap
+(:func:`bootstrap`) exports ``StepCommand.env`` (``shlex.quote``\\d, so
+sshd's AcceptEnv plays no part), creates and enters the working directory,
+keeps the script in a variable, then::
 
-    exec 3>&2 2>&1 </dev/null     # fd 3 = channel stderr = control records
-    set -m; bash /dev/fd/4 4<<<"$s" 3>&- & p=$!; set +m   # own process group, PGID = $!
+    exec 3>&2 2>&1 4<&0 </dev/null   # fd 3 = channel stderr = control records; fd 4 = the lifeline
+    set -m; bash /dev/fd/5 5<<<"$s" 3>&- 4<&- & p=$!   # own process group, PGID = $!
+    { read -u 4; kill -TERM -- -$p; sleep <grace>; kill -KILL -- -$p; } & w=$!; set +m
     printf '@@wfrun P <pgid>\\n' >&3
-    wait $p; c=$?; kill -9 -- -$p             # leftovers of the step die with it
+    wait $p; c=$?; kill -9 -- -$p -$w         # leftovers of the step die with it
     printf '@@wfrun X <code>\\n' >&3; printf '@@wfrun O\\n<$OUTPUTS bytes>' >&3
 
 The script reaches its bash through a here-string (a pipe, or an unlinked
-0600 temporary file), never through argv; its first command closes fd 4 so
-the step's processes do not inherit it.
+0600 temporary file), never through argv; its first command closes fd 5 so
+the step's processes do not inherit it. wfrun never closes the channel's
+stdin while the step runs: when wfrun dies (even by SIGKILL) or its
+connection drops, sshd closes that pipe, the watcher's ``read`` returns, and
+the step's process group gets SIGTERM, then SIGKILL — no orphan is left on
+the host.
 
 Channel stdout carries the script's stdout and stderr, merged and in order,
 streamed line by line to ``on_output``; channel stderr carries only the control
@@ -52,8 +57,10 @@ Failures:
   message="connection to <host> lost: …")`` (255 as ssh(1) does); the dead
   connection leaves the pool and the next step reconnects. Keepalives
   (``keepalive_interval`` × ``keepalive_count_max``, 5 s × 2 by default) notice
-  a silent server within about 15 s. Processes of a step whose connection was
-  lost cannot be signalled and may keep running on the host.
+  a silent server within about 15 s. The step's processes on the host end
+  when sshd closes the session (the lifeline above); if the host cannot tell
+  the connection is gone (a network partition), that waits for sshd's own
+  ClientAlive timeout.
 """
 
 from __future__ import annotations
@@ -76,10 +83,12 @@ from workflow_runner.targets.hostspec import HostSpec, parse_host
 
 __all__ = ["SSHPool", "SSHTarget", "bootstrap"]
 
-_SOURCE = "[ -p /dev/stdin ] && . /dev/stdin || exec bash -c 'eval \"$(cat)\"'"  # login shell is bash
-_WRAPPER = "exec bash -c 'eval \"$(cat)\"'"  # any other login shell
-SCRIPT_PREFIX = "exec 4<&-; "
-"""Prepended to the script's first line (line numbers stay as written): fd 4 carried the script."""
+_READ = 'LC_ALL=C IFS= read -r -N {n} s && eval "$s"'
+"""Exactly n bytes of stdin (the bootstrap); the rest of stdin stays open as the step's lifeline."""
+_DIRECT = _READ  # the login shell is bash
+_WRAPPER = "exec bash -c '" + _READ + "'"  # any other login shell
+SCRIPT_PREFIX = "exec 5<&-; "
+"""Prepended to the script's first line (line numbers stay as written): fd 5 carried the script."""
 _MARK = b"@@wfrun "
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _OPEN_ATTEMPTS = 8  # channel opens refused by the server, per step
@@ -90,7 +99,7 @@ _POOL_CLOSED = "the run's SSH pool was closed while the step ran"
 def bootstrap(command: StepCommand) -> str:
     """The bash program that runs ``command`` remotely and reports on fd 3 (see module doc)."""
     q = shlex.quote
-    lines = ["exec 3>&2 2>&1 </dev/null"]
+    lines = ["exec 3>&2 2>&1 4<&0 </dev/null"]
     env_ok = [f"{k}={q(v)}" for k, v in command.env.items() if _NAME.match(k)]
     env_odd = [q(f"{k}={v}") for k, v in command.env.items() if not _NAME.match(k)]
     if env_ok:
@@ -104,15 +113,17 @@ def bootstrap(command: StepCommand) -> str:
     if env_odd:  # names bash cannot export still reach the script's environment
         shell = "env " + " ".join(env_odd) + " " + shell
     lines.append(f"s={q(SCRIPT_PREFIX + command.script)}")
-    run = f'{shell} /dev/fd/4 4<<<"$s"'
+    grace = max(1, int(command.grace + 0.999))
     lines += [
         "set -m",
-        f"{run} 3>&- &",
+        f'{shell} /dev/fd/5 5<<<"$s" 3>&- 4<&- &',
         "p=$!",
+        f'{{ read -r -u 4 x; kill -TERM -- "-$p"; sleep {grace}; kill -KILL -- "-$p"; }} </dev/null >/dev/null 2>&1 3>&- &',
+        'w=$!; disown "$w"',  # no "Killed" notice for it in the step's output
         "set +m",
         "printf '@@wfrun P %d\\n' \"$p\" >&3",
         'wait "$p" 2>/dev/null; c=$?',
-        'kill -9 -- "-$p" 2>/dev/null',
+        'kill -9 -- "-$p" "-$w" 2>/dev/null',
         "printf '@@wfrun X %d\\n' \"$c\" >&3",
         f"o={q(command.outputs_file)}",
         "if [ -f \"$o\" ]; then IFS= read -r -d '' x <\"$o\"; printf '@@wfrun O\\n%s' \"$x\" >&3; fi",
@@ -496,10 +507,11 @@ class SSHTarget:
         raise TargetError(f"ssh {self.name}: could not open a session")
 
     async def _open(self, conn: _Conn, program: str, on_output: OutputCallback) -> _Step:
-        encoded = program.encode("utf-8", "surrogateescape")
-        command, data = (_SOURCE if conn.direct else _WRAPPER), encoded
+        encoded = program.encode("utf-8", "surrogateescape").replace(b"\0", b"")  # bash strings hold no NUL
+        command = (_DIRECT if conn.direct else _WRAPPER).format(n=len(encoded))
         try:
-            proc = await conn.ssh.create_process(command, input=data, encoding=None)
+            proc = await conn.ssh.create_process(command, encoding=None)
+            proc.stdin.write(encoded)  # and no EOF: the open stdin is the step's lifeline
         except asyncssh.ChannelOpenError:
             raise
         except (asyncssh.Error, OSError) as exc:
