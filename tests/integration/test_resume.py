@@ -166,3 +166,29 @@ def test_detach_returns_the_run_number_and_logs_follow(tmp_path, env):
     assert follow.returncode == 0
     assert [line for line in follow.stdout.splitlines() if "tick" in line][-1].endswith("tick 3")
     wait_for(lambda: store_rows(env, f"SELECT status FROM runs WHERE id = {run}")[0][0] == "completed", 20, "completion")
+
+
+def test_cancel_of_a_killed_run_cancels_the_batch_jobs_it_left(tmp_path, env):
+    """kill -9 leaves a queued/running batch job; `wfrun cancel` finds it in the store and scancels it."""
+    wf = tmp_path / "w.yaml"
+    wf.write_text("jobs:" + batch_step("left", 300))
+    proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", str(wf), "--no-live"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    wait_for(lambda: (Path(env["WFRUN_HOME"]) / "runs.db").exists() and
+             len(store_rows(env, "SELECT jobid FROM batch_jobs WHERE jobid IS NOT NULL")) == 1, 30, "the submitted job")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    (jobid,) = store_rows(env, "SELECT jobid FROM batch_jobs")[0]
+
+    def queued() -> bool:
+        out = subprocess.run(["squeue", "-h", "-j", jobid, "-o", "%T"], capture_output=True, text=True).stdout.strip()
+        return out in ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING")
+
+    assert queued()
+    r = wfrun(env, "cancel", "1", "--wait", "5")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "its wfrun is gone" in r.stdout and f"scancel {jobid}: done" in r.stdout
+    wait_for(lambda: not queued(), 20, "the job to leave the queue")
+    assert store_rows(env, "SELECT state FROM batch_jobs") == [("CANCELLED",)]
+    r = wfrun(env, "cancel", "1")
+    assert r.returncode == 0 and "scancel" not in r.stdout  # nothing left the second time

@@ -440,7 +440,7 @@ def cancel_run(store: RunStore, run: int | str, *, wait: float = 60.0, out: Text
     row = store.refresh_liveness(row.id) or row
     if row.final:
         out.write(f"run {row.id} already finished: {row.status}" + (f" (exit {row.exit_code})" if row.exit_code is not None else "") + "\n")
-        return 0
+        return cancel_leftover_batch_jobs(store, row, out) if row.status == "interrupted" else 0
     store.request_cancel(row.id)
     if row.hostname == store.hostname and row.pid:
         if row.pid == os.getpid():
@@ -466,12 +466,71 @@ def cancel_run(store: RunStore, run: int | str, *, wait: float = 60.0, out: Text
             code = f" (exit {current.exit_code})" if current.exit_code is not None else ""
             note = ": its wfrun exited without recording an outcome" if current.status == "interrupted" else ""
             out.write(f"run {row.id} {current.status}{code}{note}\n")
-            return 0
+            return cancel_leftover_batch_jobs(store, current, out) if current.status == "interrupted" else 0
         if time.monotonic() >= deadline:
             out.write(f"run {row.id} is still {current.status} after {wait:g}s (cleanups may still be running;"
                       f" see 'wfrun status {row.id}')\n")
             return 1
         time.sleep(poll)
+
+
+def cancel_leftover_batch_jobs(store: RunStore, row: RunRow, out: TextIO) -> int:
+    """A run whose wfrun died cannot cancel its batch jobs: do it from the store's write-ahead records.
+
+    Only this host's wfrun run store knows them; jobs on an SSH host are reached
+    with the default SSH settings (~/.ssh/config, agent, known_hosts). 1 when
+    some could not be cancelled (they are listed, for scancel/qdel by hand).
+    """
+    import asyncio
+
+    leftovers = [b for b in store.batch_jobs(row.id) if b.finished_at is None]
+    if not leftovers:
+        return 0
+    out.write(f"run {row.id}: its wfrun is gone; cancelling the {len(leftovers)} batch job(s) it left\n")
+    out.flush()
+    failed = asyncio.run(_cancel_batch_rows(store, leftovers, out))
+    return 1 if failed else 0
+
+
+async def _cancel_batch_rows(store: RunStore, rows: list[Any], out: TextIO) -> int:
+    from workflow_runner.actions.job_runner.batch import BACKENDS, run_command
+    from workflow_runner.targets.select import Targets
+
+    targets = Targets()
+    failed = 0
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for b in rows:
+        groups.setdefault((b.host, b.scheduler), []).append(b)
+    try:
+        for (host, scheduler), batch in groups.items():
+            backend = BACKENDS[scheduler]()
+            where = "" if host == "local" else f" on {host}"
+            try:
+                target = targets.get("" if host == "local" else host)
+                ids: dict[str, Any] = {}
+                for b in batch:
+                    jobid = b.jobid
+                    if not jobid:  # intent recorded, id not: look it up by its unique name
+                        code, lines = await run_command(target, backend.find_query(b.job_name), "/", timeout=60)
+                        jobid = backend.parse_find(lines, b.job_name) if code == 0 else None
+                    if jobid:
+                        ids[jobid] = b
+                    else:
+                        store.batch_finished(b.id, "NEVER_SUBMITTED", None)
+                if ids:
+                    code, lines = await run_command(target, backend.cancel(list(ids)), "/", timeout=60)
+                    if code != 0:
+                        raise WorkflowError(f"{backend.cancel(list(ids))} exited {code}: {' '.join(lines)[-300:]}")
+                    for jobid, b in ids.items():
+                        store.batch_finished(b.id, "CANCELLED", None)
+                    out.write(f"  {backend.cancel(list(ids))}{where}: done\n")
+            except (WorkflowError, OSError, TimeoutError) as exc:
+                failed += len(batch)
+                listed = ", ".join(b.jobid or b.job_name for b in batch)
+                out.write(f"  could not cancel {scheduler} job(s) {listed}{where}: {exc}\n")
+    finally:
+        await targets.aclose()
+    return failed
 
 
 __all__ = ["NAMES", "add_parsers", "main", "show_runs", "show_status", "show_logs", "cancel_run", "resolve_run", "guess_log"]
