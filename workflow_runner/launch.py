@@ -243,6 +243,12 @@ def load_prior(store: Any, run: int) -> Any:
     for step in store.steps(run):
         if not step.cleanup and step.index >= 0 and step.status == st.COMPLETED:
             prior.steps[(step.job, step.index)] = (step.status, step.outputs or {})
-    for batch in store.batch_jobs(run):  # newest last
-        prior.batch[(batch.job, batch.step_index)] = batch
+    for batch in store.batch_jobs(run):  # newest last: the newest row of a step decides
+        # A batch job whose end the previous session recorded (completed, failed, canceled,
+        # not submitted at all) is not re-attached: the step runs again and submits anew.
+        # Without an end it may still be queued, or its id may be unknown (find it by name).
+        if batch.finished_at is not None:
+            prior.batch.pop((batch.job, batch.step_index), None)
+        else:
+            prior.batch[(batch.job, batch.step_index)] = batch
     return prior

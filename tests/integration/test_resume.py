@@ -192,3 +192,24 @@ def test_cancel_of_a_killed_run_cancels_the_batch_jobs_it_left(tmp_path, env):
     assert store_rows(env, "SELECT state FROM batch_jobs") == [("CANCELLED",)]
     r = wfrun(env, "cancel", "1")
     assert r.returncode == 0 and "scancel" not in r.stdout  # nothing left the second time
+
+
+def test_resume_does_not_submit_again_when_it_cannot_ask_the_scheduler(tmp_path, env):
+    """Crash between sbatch and recording its id; resume while the controller cannot be reached: fail, don't resubmit."""
+    wf = tmp_path / "w.yaml"
+    wf.write_text("jobs:" + batch_step("once", 2))
+    r = wfrun({**env, "WFRUN_TEST_CRASH": "before-jobid-recorded"}, wf, "--no-live")
+    assert r.returncode == -signal.SIGKILL
+    run = store_rows(env, "SELECT id FROM runs")[0][0]
+    (name,) = store_rows(env, "SELECT job_name FROM batch_jobs")[0]
+    wait_for(lambda: len(jobs_named(name)) == 1, 20, "sacct to list the job")
+    unreachable = tmp_path / "slurm.conf"  # the cluster's configuration with nobody on the controller port
+    unreachable.write_text(Path("/etc/slurm/slurm.conf").read_text() + "\nSlurmctldPort=1\n")
+    r = wfrun({**env, "SLURM_CONF": str(unreachable)}, "resume", run, "--no-live")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"cannot tell whether batch job {name} was submitted before the crash" in r.stdout
+    assert len(jobs_named(name)) == 1 and len(store_rows(env, "SELECT id FROM batch_jobs")) == 1
+    r = wfrun(env, "resume", run, "--no-live")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "submitted before the crash; re-attaching" in r.stdout
+    assert len(jobs_named(name)) == 1

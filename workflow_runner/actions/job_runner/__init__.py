@@ -54,7 +54,13 @@ def _env() -> Any:
     )
     env.filters["q"] = shlex.quote
     env.filters["chomp"] = lambda text: text[:-1] if text.endswith("\n") else text
+    env.filters["oneline"] = _oneline
     return env
+
+
+def _oneline(text: str) -> str:
+    """For a comment line: no line break (or other control character) may end the comment and start a command."""
+    return "".join(" " if ord(c) < 32 or ord(c) == 127 or c in "\u2028\u2029\x85" else c for c in str(text))
 
 
 def resolve_spec(definition: "Workflow", version: str, with_values: dict[str, Any], where: Any) -> JobSpec:
@@ -144,7 +150,11 @@ async def _run(definition: "Workflow", version: str, job: "JobRun", step: "Step"
     return await _run_batch(job, step, attempt, name, target, spec, prepare, rundir, out_file, exit_file, outputs, log, local)
 
 
-async def _prepare(target: Any, prepare: str, rundir: str, log: "StepLog") -> tuple[int, list[str]]:
+PREPARE_GRACE = 30.0
+"""Canceled while sbatch/qsub runs: how long it may go on to report the job id it submitted."""
+
+
+async def _prepare(target: Any, prepare: str, rundir: str, log: "StepLog", hurry: asyncio.Event | None = None) -> tuple[int, list[str]]:
     lines: list[str] = []
 
     def collect(line: str) -> None:
@@ -152,9 +162,24 @@ async def _prepare(target: Any, prepare: str, rundir: str, log: "StepLog") -> tu
         if not line.startswith("@@wfrun-jobid "):
             log.line(line)
 
-    command = StepCommand(script=prepare, env={}, cwd="/", outputs_file="/dev/null", grace=5.0)
+    command = StepCommand(script=prepare, env={}, cwd="/", outputs_file="/dev/null", grace=5.0, hurry=hurry)
     result = await target.run(command, collect)
     return result.exit_code, lines
+
+
+def _jobid_in(lines: list[str]) -> str | None:
+    return next((l.split()[1] for l in lines if l.startswith("@@wfrun-jobid ") and len(l.split()) > 1), None)
+
+
+async def _to_the_end(awaitable: Any) -> Any:
+    """Await a clean-up to its end even if the step is canceled again meanwhile (it is bounded itself)."""
+    task = asyncio.ensure_future(awaitable)
+    while True:
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                return task.result()
 
 
 async def _run_direct(
@@ -222,13 +247,25 @@ async def _submit_and_watch(
     store, run = eng.shared.store, eng.shared.run_number
     jobid = await _reattach(prior, target, backend, log) if prior is not None else None
     batch_id = prior.id if prior is not None else None
+    watcher = _service(job, ("batch", target.name, spec.mode),
+                       lambda: BatchWatcher(target, backend, "/", spec.poll_interval, log.note))
     if jobid is None:
         if store is not None:  # write-ahead: the intent is durable before sbatch/qsub runs
             batch_id = store.batch_intent(run, job=job.key, step_index=step.index, attempt=attempt, host=target.name,
                                           scheduler=spec.mode, job_name=name, rundir=rundir)
-        code, lines = await _prepare(target, prepare, rundir, log)
-        jobid = next((l.split()[1] for l in lines if l.startswith("@@wfrun-jobid ")), None)
+        submitting = asyncio.ensure_future(_prepare(target, prepare, rundir, log, eng.shared.hurry))
+        try:
+            # Shielded: killing the prepare command mid-sbatch could leave a job in the queue
+            # that nobody knows of. On cancel it gets a bounded time to finish instead.
+            code, lines = await asyncio.shield(submitting)
+        except asyncio.CancelledError:
+            await _to_the_end(_cancel_submit(submitting, watcher, target, backend, name, rundir, log, eng.shared.hurry,
+                                             store, batch_id))
+            raise
+        jobid = _jobid_in(lines)
         if code != 0 or not jobid:
+            # The row stays open: sbatch can fail (a timeout) after the controller took the job,
+            # so a resume looks for it by name before submitting again.
             message = f"job_runner: {backend.submit_name} failed: {lines[-1] if lines else f'exit code {code}'}"
             return None, "", StepOutcome(st.FAILED, code or 1, outputs, message)
         _crash_point("before-jobid-recorded")
@@ -239,8 +276,6 @@ async def _submit_and_watch(
     job.outputs["jobid"] = short_id  # visible to needs.<self> while the job runs
     if prior is None:
         log.line(f"{spec.mode.upper()} job submitted: {short_id}")
-    watcher = _service(job, ("batch", target.name, spec.mode),
-                       lambda: BatchWatcher(target, backend, "/", spec.poll_interval, log.note))
     streamer = _service(job, ("stream", target.name), lambda: Streamer(target, local, "/"))
     followed = streamer.follow(out_file, log.line)
 
@@ -253,8 +288,11 @@ async def _submit_and_watch(
     try:
         final: Final = await asyncio.shield(future)
     except asyncio.CancelledError:
-        await asyncio.shield(_cancel_batch(watcher, short_id, target, rundir, log))
-        await asyncio.shield(streamer.stop(followed))
+        canceled = await _to_the_end(_cancel_batch(watcher, short_id, target, rundir, log))
+        if canceled and store is not None and batch_id is not None:
+            # Finished for good: a resume runs the step again instead of re-attaching to the canceled job.
+            store.batch_finished(batch_id, "CANCELLED", None)
+        await _to_the_end(streamer.stop(followed))
         raise
     await streamer.stop(followed)
     await _mark_ended(target, rundir)
@@ -270,6 +308,11 @@ async def _reattach(prior: Any, target: Any, backend: Any, log: "StepLog") -> st
         return prior.jobid
     # The intent was recorded but wfrun died before the job id was: look the job up by its unique name.
     code, lines = await run_command(target, backend.find_query(prior.job_name), "/")
+    if code != 0:
+        # "Not found" and "could not ask" differ: submitting now could queue the job twice.
+        why = " ".join(line.strip() for line in lines[-2:] if line.strip()) or f"exit code {code}"
+        raise TargetError(f"job_runner: cannot tell whether batch job {prior.job_name} was submitted before the crash "
+                          f"({backend.kind} look-up failed: {why}); not submitting it again — resume once the scheduler answers")
     found = backend.parse_find(lines, prior.job_name)
     if found:
         log.line(f"wfrun: found batch job {found} ({prior.job_name}) submitted before the crash; re-attaching")
@@ -315,13 +358,67 @@ def _task_key(task: str) -> tuple:
     return (int(tail) if tail.isdigit() else 0, task)
 
 
-async def _cancel_batch(watcher: BatchWatcher, jobid: str, target: Any, rundir: str, log: "StepLog") -> None:
+async def _cancel_submit(
+    submitting: asyncio.Task, watcher: BatchWatcher, target: Any, backend: Any, name: str, rundir: str,
+    log: "StepLog", hurry: asyncio.Event | None, store: Any, batch_id: int | None,
+) -> None:
+    """Canceled while sbatch/qsub may be running: cancel whatever it submitted.
+
+    The prepare command gets up to PREPARE_GRACE seconds (less after a second Ctrl-C)
+    to report the job id. If it does not, it is killed and the job is looked up by its
+    unique name. The store row ends CANCELLED once nothing of it is left in the queue;
+    when that is unknown (the look-up failed) the row stays open, so a resume finds the
+    job by name instead of submitting a second one.
+    """
+    if not submitting.done():
+        log.note(f"canceled while submitting; waiting up to {PREPARE_GRACE:g}s for {backend.submit_name} "
+                 f"to report the job id so it can be canceled")
+        waits = {submitting} | ({asyncio.ensure_future(hurry.wait())} if hurry is not None else set())
+        try:
+            await asyncio.wait(waits, timeout=PREPARE_GRACE, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waits - {submitting}:
+                waiter.cancel()
+    jobid: str | None = None
+    if submitting.done() and not submitting.cancelled() and submitting.exception() is None:
+        jobid = _jobid_in(submitting.result()[1])
+    if jobid is None:
+        if not submitting.done():
+            log.note(f"{backend.submit_name} did not finish; stopping it")
+            submitting.cancel()  # the target kills its process group
+            await asyncio.wait({submitting})
+        try:
+            code, lines = await run_command(target, backend.find_query(name), "/")
+            if code != 0:
+                raise TargetError(" ".join(lines[-2:]) or f"exit code {code}")
+        except (Exception, TargetError) as exc:  # noqa: BLE001
+            log.note(f"could not look up batch job {name} ({exc}); if it was submitted it may still be "
+                     f"queued: find it by that name and cancel it by hand")
+            return
+        jobid = backend.parse_find(lines, name)
+        if jobid is None:
+            log.note(f"no batch job named {name} was submitted")
+            if store is not None and batch_id is not None:
+                store.batch_finished(batch_id, "CANCELLED", None)
+            return
+        log.note(f"found batch job {jobid} ({name}), submitted as the step was canceled")
+    short_id = jobid.split(".")[0]
+    if store is not None and batch_id is not None:
+        store.batch_submitted(batch_id, short_id)
+    if await _cancel_batch(watcher, short_id, target, rundir, log) and store is not None and batch_id is not None:
+        store.batch_finished(batch_id, "CANCELLED", None)
+
+
+async def _cancel_batch(watcher: BatchWatcher, jobid: str, target: Any, rundir: str, log: "StepLog") -> bool:
+    """Cancel the job, then the v4.0 clean-up handler; whether the scheduler took the cancel."""
     log.note(f"canceling batch job {jobid}")
     try:
-        await watcher.cancel(jobid)
+        canceled = await watcher.cancel(jobid)
     except Exception as exc:  # noqa: BLE001
         log.note(f"cancel of {jobid} failed: {exc}")
+        canceled = False
     await _after_cancel(target, rundir, log)
+    return canceled
 
 
 async def _after_cancel(target: Any, rundir: str, log: "StepLog") -> None:

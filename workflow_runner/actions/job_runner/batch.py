@@ -125,9 +125,13 @@ class SlurmBackend:
         return "scancel " + " ".join(ids)
 
     def find_query(self, name: str) -> str:
-        """Ids of jobs with this (unique) name, queued or finished: for re-attaching after a crash."""
+        """Ids of jobs with this (unique) name, queued or finished: for re-attaching after a crash.
+
+        Exits non-zero when squeue cannot ask the controller ("not found" and "could not
+        tell" differ); sacct (older jobs, needs slurmdbd) is a best-effort extra.
+        """
         q = shlex.quote(name)
-        return f"squeue -h -t all --name={q} -o '%i'; sacct -X -n -P --name={q} -S now-7days -o JobID 2>/dev/null; true"
+        return f"squeue -h -t all --name={q} -o '%i' && {{ sacct -X -n -P --name={q} -S now-7days -o JobID 2>/dev/null; true; }}"
 
     def parse_find(self, lines: list[str], name: str) -> str | None:
         ids = [line.strip().split("_")[0] for line in lines if line.strip() and line.strip().split("_")[0].isdigit()]
@@ -184,7 +188,7 @@ class PBSBackend:
         return "qdel " + " ".join(ids)
 
     def find_query(self, name: str) -> str:
-        return "qstat -f 2>/dev/null; true"
+        return "qstat -f"
 
     def parse_find(self, lines: list[str], name: str) -> str | None:
         current = None
@@ -210,6 +214,7 @@ class BatchWatcher:
     """All batch jobs of one run on one (target, scheduler): one status query per interval."""
 
     MAX_BACKOFF = 60.0
+    CANCEL_ATTEMPTS = 3
 
     def __init__(self, target: Target, backend: Any, cwd: str, interval: float, note: Any) -> None:
         self.target = target
@@ -222,7 +227,8 @@ class BatchWatcher:
         self.loop_task: asyncio.Task | None = None
         self.to_cancel: set[str] = set()
         self.cancel_task: asyncio.Task | None = None
-        self.cancel_done: asyncio.Event | None = None
+        self.uncancelled: set[str] = set()
+        """Job ids a cancel gave up on (they may still be queued or running)."""
         self.queries = 0
         self.failures = 0
 
@@ -263,7 +269,9 @@ class BatchWatcher:
         states = self.backend.parse_status([l for l in lines if "|" in l or ":" in l or "=" in l])
         finished: list[str] = []
         for jobid in ids:
-            tracked = self.jobs[jobid]
+            tracked = self.jobs.get(jobid)
+            if tracked is None:
+                continue  # forgotten (canceled) while the query ran
             entries = states.get(jobid, [])
             if entries:
                 tracked.last_state = entries[0][1]
@@ -286,7 +294,10 @@ class BatchWatcher:
             code, lines = await run_command(self.target, query, self.cwd)
             if code == 0:
                 finals = self.backend.parse_final(lines)
-        codes = await self._exit_codes([self.jobs[j] for j in finished])
+        tracked_jobs = [t for t in (self.jobs.get(j) for j in finished) if t is not None]
+        if not tracked_jobs:
+            return  # all forgotten (canceled) while the queries ran
+        codes = await self._exit_codes(tracked_jobs)
         for jobid in finished:
             tracked = self.jobs.get(jobid)
             if tracked is None:
@@ -353,27 +364,60 @@ class BatchWatcher:
 
     # ---------------------------------------------------------- cancel
 
-    async def cancel(self, jobid: str) -> None:
-        """Cancel a job; concurrent cancels on this host go out as one scancel/qdel."""
+    async def cancel(self, jobid: str) -> bool:
+        """Cancel a job; concurrent cancels on this host go out as one scancel/qdel.
+
+        True when the scheduler took the cancel (or the job was already gone); False when
+        every attempt failed and the job may still be queued or running (a note says so).
+        """
         self.forget(jobid)
         self.to_cancel.add(jobid)
-        if self.cancel_task is None or self.cancel_task.done():
-            self.cancel_task = asyncio.ensure_future(self._flush_cancels())
-        await asyncio.shield(self.cancel_task)
+        while True:
+            if self.cancel_task is None or self.cancel_task.done():
+                self.cancel_task = asyncio.ensure_future(self._flush_cancels())
+            task = self.cancel_task
+            failed = await asyncio.shield(task)
+            if jobid not in self.to_cancel:  # it went out with that batch
+                return jobid not in failed
+            # Added after that batch had been sent: it goes out with the next one.
 
-    async def _flush_cancels(self) -> None:
+    async def _flush_cancels(self) -> set[str]:
+        """One cancel command for every job waiting to be canceled; the ids it could not cancel."""
         await asyncio.sleep(0.05)  # let the other steps canceled by the same event join
         ids, self.to_cancel = sorted(self.to_cancel), set()
-        if not ids:
-            return
-        for attempt in range(3):
+        pending = list(ids)
+        why = ""
+        for attempt in range(self.CANCEL_ATTEMPTS):
+            if not pending:
+                return set()
             try:
-                code, lines = await run_command(self.target, self.backend.cancel(ids), self.cwd, timeout=30)
-                if code == 0 or any("Invalid job id" in l or "Unknown Job" in l for l in lines):
-                    return
+                code, lines = await run_command(self.target, self.backend.cancel(pending), self.cwd, timeout=30)
+                if code == 0:
+                    return set()
+                why = " ".join(l.strip() for l in lines[-2:] if l.strip()) or f"exit code {code}"
+                # scancel/qdel fail for jobs that already ended (qdel silently): only the ones
+                # the scheduler still shows active need another try.
+                pending = await self._still_active(pending)
             except Exception as exc:  # noqa: BLE001
-                self.note(f"cancel of {' '.join(ids)} failed ({_short(exc)}); retrying")
-            await asyncio.sleep(1 + attempt)
+                why = _short(exc)
+            if pending and attempt + 1 < self.CANCEL_ATTEMPTS:
+                self.note(f"cancel of batch job(s) {' '.join(pending)} on {self.target.name} failed ({why}); retrying")
+                await asyncio.sleep(1 + attempt)
+        if not pending:
+            return set()
+        self.uncancelled.update(pending)
+        self.note(f"could not cancel batch job(s) {' '.join(pending)} on {self.target.name} after "
+                  f"{self.CANCEL_ATTEMPTS} attempts ({why}); they may still be queued or running: "
+                  f"cancel them by hand with '{self.backend.cancel(pending)}'")
+        return set(pending)
+
+    async def _still_active(self, ids: list[str]) -> list[str]:
+        """Those of ``ids`` the scheduler still lists as queued or running. Raises when it cannot tell."""
+        code, lines = await run_command(self.target, self.backend.status_query(ids), self.cwd, timeout=30)
+        if code != 0 and not any("Invalid job id" in line for line in lines):
+            raise RuntimeError(" ".join(lines[-2:]) or f"status query exit code {code}")
+        states = self.backend.parse_status([l for l in lines if "|" in l or ":" in l or "=" in l])
+        return [j for j in ids if any(self.backend.is_active(s) for _, s, _ in states.get(j, []))]
 
 
 def _short(exc: BaseException) -> str:

@@ -18,6 +18,8 @@ from workflow_runner.targets.base import Target
 
 TICK = 1.0
 CHUNK = 1 << 20
+STOP_CHUNKS = 64
+"""At most this many CHUNKs are read when a job ends (the rest of a huge output is not shown)."""
 
 
 @dataclass
@@ -51,6 +53,9 @@ class Streamer:
         self.cwd = cwd
         self.files: list[Followed] = []
         self.task: asyncio.Task | None = None
+        self.lock = asyncio.Lock()
+        """One read at a time: a read builds its command from the offsets, and feeding the same
+        bytes twice (the tick's read and ``stop``'s overlapping) would show lines twice."""
 
     def follow(self, path: str, emit: Callable[[str], None]) -> Followed:
         followed = Followed(path, emit)
@@ -61,21 +66,29 @@ class Streamer:
 
     async def stop(self, followed: Followed) -> None:
         """Read what is left, then stop following."""
-        try:
-            await self._read([followed])
-        except Exception:  # noqa: BLE001 — output is best effort; the state decides the outcome
-            pass
-        followed.flush()
-        if followed in self.files:
-            self.files.remove(followed)
+        async with self.lock:
+            try:
+                for _ in range(STOP_CHUNKS):  # a read takes at most CHUNK bytes: go on until the end
+                    before = followed.offset
+                    await self._read([followed])
+                    if followed.offset - before < CHUNK:
+                        break
+            except Exception:  # noqa: BLE001 — output is best effort; the state decides the outcome
+                pass
+            followed.flush()
+            if followed in self.files:
+                self.files.remove(followed)
 
     async def _loop(self) -> None:
         while self.files:
             await asyncio.sleep(TICK)
-            try:
-                await self._read(list(self.files))
-            except Exception:  # noqa: BLE001 — a failed read is retried next tick
-                continue
+            async with self.lock:
+                # Taken under the lock: a file stop() has finished with is not read again.
+                files = list(self.files)
+                try:
+                    await self._read(files)
+                except Exception:  # noqa: BLE001 — a failed read is retried next tick
+                    continue
 
     async def _read(self, files: list[Followed]) -> None:
         if not files:
