@@ -390,6 +390,23 @@ def test_look_up_by_name_tells_none_found_from_cannot_ask(tmp_path):
     assert "Unable to contact slurm controller" in failed.stdout + failed.stderr
 
 
+@on_slurm
+def test_pbs_status_query_tells_ended_jobs_from_an_unreachable_server(tmp_path):
+    """qstat on an id that left the server is "gone" (resolve it); qstat that cannot ask is an outage (retry)."""
+    from workflow_runner.actions.job_runner.batch import PBSBackend
+
+    backend = PBSBackend()
+    query = backend.status_query(["999999"])
+    gone = subprocess.run(["bash", "-c", query], capture_output=True, text=True, timeout=60)
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert backend.parse_status(gone.stdout.splitlines()) == {}
+    unreachable = tmp_path / "slurm.conf"
+    unreachable.write_text(Path("/etc/slurm/slurm.conf").read_text() + "\nSlurmctldPort=1\n")
+    failed = subprocess.run(["bash", "-c", query], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "SLURM_CONF": str(unreachable)})
+    assert failed.returncode != 0, failed.stdout + failed.stderr
+
+
 # ------------------------------------------------------------------ load_prior
 
 

@@ -186,6 +186,23 @@ class TestRun:
         assert [line for _, line in seen] == ["out1", "err1", "out2", "late"]
         assert seen[0][0] < total - 1.0, "first line arrived only at the end: output is not streamed"
 
+    def test_quick_steps_show_only_their_own_output(self, ssh_env: SSHEnv, remote_dir):
+        """A step that ends at once must not race the remote shell into printing job notices ("[1]+ Done")."""
+
+        async def main():
+            pool = ssh_env.pool()
+            try:
+                target = pool.target(ssh_env.spec)
+                results = []
+                for _ in range(300):
+                    results.append(await collect(target, step("echo one", cwd=remote_dir)))
+                return results
+            finally:
+                await pool.aclose()
+
+        results = run(main())
+        assert [lines for _, lines in results if lines != ["one"]] == []
+
     @pytest.mark.parametrize("lines", [1000, 2000])
     def test_long_scripts(self, ssh_env: SSHEnv, remote_dir, lines):
         """~70 kB and ~140 kB (over one argv string's 128 KiB): all of it runs, read from a pipe."""

@@ -26,7 +26,8 @@ sshd's AcceptEnv plays no part), creates and enters the working directory,
 keeps the script in a variable, then::
 
     exec 3>&2 2>&1 4<&0 </dev/null   # fd 3 = channel stderr = control records; fd 4 = the lifeline
-    set -m; bash /dev/fd/5 5<<<"$s" 3>&- 4<&- & p=$!   # own process group, PGID = $!
+    exec 2>/dev/null                 # the shell's job notices ("[1]+ Done") are not output
+    set -m; bash /dev/fd/5 5<<<"$s" 2>&1 3>&- 4<&- & p=$!   # own process group, PGID = $!
     { read -u 4; kill -TERM -- -$p; sleep <grace>; kill -KILL -- -$p; } & w=$!; set +m
     printf '@@wfrun P <pgid>\\n' >&3
     wait $p; c=$?; kill -9 -- -$p -$w         # leftovers of the step die with it
@@ -115,11 +116,12 @@ def bootstrap(command: StepCommand) -> str:
     lines.append(f"s={q(SCRIPT_PREFIX + command.script)}")
     grace = max(1, int(command.grace + 0.999))
     lines += [
+        "exec 2>/dev/null",  # the shell's job notices ("[1]+ Done …") are not step output
         "set -m",
-        f'{shell} /dev/fd/5 5<<<"$s" 3>&- 4<&- &',
+        f'{shell} /dev/fd/5 5<<<"$s" 2>&1 3>&- 4<&- &',
         "p=$!",
         f'{{ read -r -u 4 x; kill -TERM -- "-$p"; sleep {grace}; kill -KILL -- "-$p"; }} </dev/null >/dev/null 2>&1 3>&- &',
-        'w=$!; disown "$w"',  # no "Killed" notice for it in the step's output
+        'w=$!; disown "$w"',
         "set +m",
         "printf '@@wfrun P %d\\n' \"$p\" >&3",
         'wait "$p" 2>/dev/null; c=$?',

@@ -159,8 +159,11 @@ class PBSBackend:
         return list(spec.directives)
 
     def status_query(self, ids: list[str]) -> str:
-        # qstat exits non-zero when any id is unknown, but still prints the others.
-        return "qstat -f " + " ".join(ids) + " 2>/dev/null; true"
+        # qstat exits 153 (PBSE_UNKJOBID) when an id is unknown — a job that ended and left
+        # the server — but still prints the others. Any other failure (the server cannot
+        # be reached: Slurm's wrapper says "Problem loading jobs." and exits 8) is an outage,
+        # not "every job is gone": the query fails and the watcher backs off.
+        return "qstat -f " + " ".join(ids) + ' 2>&1; c=$?; [ "$c" -eq 0 ] || [ "$c" -eq 153 ]'
 
     def parse_status(self, lines: list[str]) -> dict[str, list[tuple[str, str, str]]]:
         out: dict[str, list[tuple[str, str, str]]] = {}
