@@ -99,9 +99,9 @@ jobs:
     assert tail == ["one", "two", "cleanup-two", "cleanup-one"]
 
 
-def test_interrupt_kills_the_remote_process_group(ssh_env, tmp_path, write):  # noqa: F811
-    marker = f"wfrun-remote-{uuid.uuid4().hex[:8]}"
-    done = tmp_path / "cleanup-ran"
+def start_remote_sleepers(ssh_env, tmp_path, write, marker: str, *, cleanup: str = "", more_jobs: str = "",
+                          stdout=subprocess.DEVNULL):  # noqa: F811
+    """wfrun running a remote step whose two processes (one ignoring SIGTERM) carry ``marker`` in their names."""
     wf = write("w.yaml", f"""
 jobs:
   r:
@@ -111,20 +111,27 @@ jobs:
           bash -c 'exec -a {marker}-child sleep 1000' &
           trap '' TERM
           exec -a {marker}-main sleep 1000
-        cleanup: echo remote cleanup ran
-  local:
-    steps:
-      - run: sleep 1000
-        cleanup: touch {done}
-""")
+{cleanup}{more_jobs}""")
     env = {**os.environ, "WFRUN_HOME": str(tmp_path / "home"), "WFRUN_CONFIG": str(tmp_path / "none")}
     proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", str(wf), "--grace", "1", "--identity", ssh_env.key,
-                             "--known-hosts", ssh_env.known_hosts], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             "--known-hosts", ssh_env.known_hosts], stdout=stdout, stderr=subprocess.STDOUT,
                             text=True, env=env)
     deadline = time.monotonic() + 20
     while len(remote_pgrep(ssh_env.user, marker)) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert len(remote_pgrep(ssh_env.user, marker)) >= 2
+    return proc
+
+
+def test_interrupt_kills_the_remote_process_group(ssh_env, tmp_path, write):  # noqa: F811
+    marker = f"wfrun-remote-{uuid.uuid4().hex[:8]}"
+    done = tmp_path / "cleanup-ran"
+    proc = start_remote_sleepers(ssh_env, tmp_path, write, marker, cleanup="        cleanup: echo remote cleanup ran\n",
+                                 more_jobs=f"""  local:
+    steps:
+      - run: sleep 1000
+        cleanup: touch {done}
+""", stdout=subprocess.PIPE)
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=30)
@@ -139,24 +146,7 @@ jobs:
 def test_sigkilled_wfrun_leaves_no_remote_process(ssh_env, tmp_path, write):  # noqa: F811
     """wfrun cannot clean up after SIGKILL: the remote side notices its channel close and ends the step's group."""
     marker = f"wfrun-orphan-{uuid.uuid4().hex[:8]}"
-    wf = write("w.yaml", f"""
-jobs:
-  r:
-    ssh: {{remoteHost: "{ssh_env.spec}"}}
-    steps:
-      - run: |
-          bash -c 'exec -a {marker}-child sleep 1000' &
-          trap '' TERM
-          exec -a {marker}-main sleep 1000
-""")
-    env = {**os.environ, "WFRUN_HOME": str(tmp_path / "home"), "WFRUN_CONFIG": str(tmp_path / "none")}
-    proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", str(wf), "--grace", "1", "--identity", ssh_env.key,
-                             "--known-hosts", ssh_env.known_hosts], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=env)
-    deadline = time.monotonic() + 20
-    while len(remote_pgrep(ssh_env.user, marker)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert len(remote_pgrep(ssh_env.user, marker)) >= 2
+    proc = start_remote_sleepers(ssh_env, tmp_path, write, marker)
     proc.kill()
     proc.wait()
     t0 = time.monotonic()
