@@ -23,7 +23,7 @@ CLEANUP_MARK = "cleanup-of-first-ran"
 ])
 def test_bad_runtime_setting_fails_the_job_and_cleanups_still_run(wfrun, write, tmp_path, setting, message):
     mark = tmp_path / "mark"
-    fail = "exit 1" if "ignore-errors" in setting else "echo fine"
+    fail = "exit 1" if "ignore-errors" in setting else "echo STEP-RAN-$((1+1))"
     wf = write("w.yaml", f"""
 jobs:
   j:
@@ -47,6 +47,8 @@ jobs:
     assert mark.read_text().strip() == CLEANUP_MARK
     assert r.job("other")["status"] == "completed"
     assert r.job("j")["status"] == "failed"
+    if "ignore-errors" not in setting:  # a step whose settings are broken does not run
+        assert "STEP-RAN-2" not in r.out
 
 
 def test_bad_fail_fast_fails_the_instance_not_the_run(wfrun, write):

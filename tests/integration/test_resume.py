@@ -213,3 +213,35 @@ def test_resume_does_not_submit_again_when_it_cannot_ask_the_scheduler(tmp_path,
     assert r.returncode == 0, r.stdout + r.stderr
     assert "submitted before the crash; re-attaching" in r.stdout
     assert len(jobs_named(name)) == 1
+
+
+def test_cancel_of_a_killed_run_whose_pbs_job_already_ended(tmp_path, env):
+    """qdel fails for a job that ended while nobody watched: that is not a failure to cancel."""
+    wf = tmp_path / "w.yaml"
+    wf.write_text("""
+jobs:
+  short:
+    steps:
+      - uses: marketplace/job_runner/v4.0
+        with:
+          resource: {ip: '', schedulerType: pbs}
+          rundir: ${PWD}/short
+          scheduler: true
+          poll_interval: 1
+          pbs: {walltime: "00:05:00"}
+          script: |
+            sleep 2
+""")
+    proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", str(wf), "--no-live"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    wait_for(lambda: (Path(env["WFRUN_HOME"]) / "runs.db").exists() and
+             len(store_rows(env, "SELECT jobid FROM batch_jobs WHERE jobid IS NOT NULL")) == 1, 30, "the submitted job")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    (jobid,) = store_rows(env, "SELECT jobid FROM batch_jobs")[0]
+    wait_for(lambda: not subprocess.run(["squeue", "-h", "-j", jobid], capture_output=True, text=True).stdout.strip(),
+             60, "the job to end")
+    r = wfrun(env, "cancel", "1", "--wait", "5")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"qdel {jobid}: done" in r.stdout
+    assert store_rows(env, "SELECT finished_at IS NOT NULL FROM batch_jobs") == [(1,)]

@@ -113,3 +113,43 @@ def test_long_local_scripts_run_whole(wfrun, write):
         assert r.code == 0, r.err
         assert f"last line {lines + 1}" in r.out
         assert not list(r.home.rglob("*.script.sh"))
+
+
+def test_a_secret_that_matches_part_of_a_path_or_status_leaves_them_intact(wfrun, write, tmp_path):
+    """Masking is for free text: run paths, job names and statuses stay what wfrun reads back."""
+    config = write("config.yaml", "org:\n  account: wfrun-home\n")  # part of every path under WFRUN_HOME
+    wf = write("w.yaml", """
+jobs:
+  build:
+    steps:
+      - run: echo "hi ${{ inputs.pw }}"
+'on':
+  execute:
+    inputs:
+      pw: {type: password}
+""")
+    r = wfrun(wf, "--no-live", "--set", "pw=complete", env={"WFRUN_CONFIG": str(config)})
+    assert r.code == 0, r.out + r.err
+    assert "hi ***" in r.out
+    status = json.loads(wfrun("status", "1", "--json").out)
+    assert status["status"] == "completed" and [j["key"] for j in status["jobs"]] == ["build"]
+    logs = wfrun("logs", "1", env={"WFRUN_CONFIG": str(config)})
+    assert logs.code == 0, logs.err
+    assert "hi ***" in logs.out
+    assert r.run_json()["jobs"]["build"]["status"] == "completed"
+
+
+def test_a_local_script_sees_what_bash_c_shows(wfrun, write):
+    """Reading the script from a descriptor changes nothing a script can see: $0, BASH_SOURCE, LINENO, stdin."""
+    wf = write("w.yaml", """
+jobs:
+  j:
+    steps:
+      - run: |
+          echo "0=$0 source=[${BASH_SOURCE[0]-}] dir=$(dirname "${BASH_SOURCE[0]-}") line=$LINENO"
+          read -r x; echo "stdin=$? fds=$(ls /proc/$$/fd | sort -n | tr '\\n' ' ')"
+""")
+    r = wfrun(wf, "--no-live")
+    assert r.code == 0, r.out + r.err
+    assert "0=bash source=[] dir=. line=1" in r.out
+    assert "stdin=1 fds=0 1 2 " in r.out  # the script's descriptor is closed before it runs

@@ -104,6 +104,7 @@ class TestRun:
             "cat <<EOF\nexpanded=$GREETING\nEOF\n"
             "printf '%s\\n' 'ünïcødé ✓ 日本'\n"
             "read -r line; echo \"stdin: $? [$line]\"\n"  # the script gets /dev/null, not itself
+            "echo \"0=$0 source=[${BASH_SOURCE[0]-}] dir=$(dirname \"${BASH_SOURCE[0]-}\")\"\n"  # as bash -c shows them
             "echo no-newline-at-end"
         )
         expected = [
@@ -112,6 +113,7 @@ class TestRun:
             "expanded=héllo",
             "ünïcødé ✓ 日本",
             "stdin: 1 []",
+            "0=bash source=[] dir=.",
             "no-newline-at-end",
         ]
 
@@ -218,7 +220,7 @@ class TestRun:
 
         result, output = run(main())
         assert result.exit_code == 0
-        assert output == [f"last line after {lines + 1} lines, from /dev/fd/5"]
+        assert output == [f"last line after {lines + 1} lines, from bash"]
 
     @pytest.mark.parametrize("direct", [True, False], ids=["login-shell-sources", "bootstrap-via-cat"])
     def test_script_and_env_never_in_a_command_line(self, ssh_env: SSHEnv, remote_dir, direct):

@@ -14,6 +14,7 @@ Wiring in ``cli.py``::
 from __future__ import annotations
 
 import argparse
+import asyncio
 import dataclasses
 import json
 import os
@@ -481,8 +482,6 @@ def cancel_leftover_batch_jobs(store: RunStore, row: RunRow, out: TextIO) -> int
     with the default SSH settings (~/.ssh/config, agent, known_hosts). 1 when
     some could not be cancelled (they are listed, for scancel/qdel by hand).
     """
-    import asyncio
-
     leftovers = [b for b in store.batch_jobs(row.id) if b.finished_at is None]
     if not leftovers:
         return 0
@@ -493,7 +492,7 @@ def cancel_leftover_batch_jobs(store: RunStore, row: RunRow, out: TextIO) -> int
 
 
 async def _cancel_batch_rows(store: RunStore, rows: list[Any], out: TextIO) -> int:
-    from workflow_runner.actions.job_runner.batch import BACKENDS, run_command
+    from workflow_runner.actions.job_runner.batch import BACKENDS, BatchWatcher, run_command
     from workflow_runner.targets.select import Targets
 
     targets = Targets()
@@ -505,25 +504,34 @@ async def _cancel_batch_rows(store: RunStore, rows: list[Any], out: TextIO) -> i
         for (host, scheduler), batch in groups.items():
             backend = BACKENDS[scheduler]()
             where = "" if host == "local" else f" on {host}"
+            notes: list[str] = []
             try:
-                target = targets.get("" if host == "local" else host)
+                name, _, jump = host.partition(" via ")  # SSHTarget.name of a step behind a jump host
+                target = targets.get("" if host == "local" else name, jump or None)
                 ids: dict[str, Any] = {}
                 for b in batch:
                     jobid = b.jobid
                     if not jobid:  # intent recorded, id not: look it up by its unique name
                         code, lines = await run_command(target, backend.find_query(b.job_name), "/", timeout=60)
-                        jobid = backend.parse_find(lines, b.job_name) if code == 0 else None
+                        if code != 0:
+                            raise WorkflowError(f"cannot look up {b.job_name}: {' '.join(lines[-2:])[-300:]}")
+                        jobid = backend.parse_find(lines, b.job_name)
                     if jobid:
-                        ids[jobid] = b
+                        ids[jobid.split(".")[0]] = b
                     else:
                         store.batch_finished(b.id, "NEVER_SUBMITTED", None)
-                if ids:
-                    code, lines = await run_command(target, backend.cancel(list(ids)), "/", timeout=60)
-                    if code != 0:
-                        raise WorkflowError(f"{backend.cancel(list(ids))} exited {code}: {' '.join(lines)[-300:]}")
-                    for jobid, b in ids.items():
+                # The watcher's cancel: one scancel/qdel for all, retried for the ones still active
+                # (qdel fails for jobs that already ended; those count as done).
+                watcher = BatchWatcher(target, backend, "/", 1.0, notes.append)
+                results = await asyncio.gather(*(watcher.cancel(jobid) for jobid in ids))
+                for (jobid, b), ok in zip(ids.items(), results):
+                    if ok:
                         store.batch_finished(b.id, "CANCELLED", None)
-                    out.write(f"  {backend.cancel(list(ids))}{where}: done\n")
+                left = [jobid for (jobid, _), ok in zip(ids.items(), results) if not ok]
+                if ids:
+                    out.write(f"  {backend.cancel(sorted(ids))}{where}: "
+                              + ("done" if not left else f"{len(left)} could not be cancelled: {notes[-1] if notes else ''}") + "\n")
+                failed += len(left)
             except (WorkflowError, OSError, TimeoutError) as exc:
                 failed += len(batch)
                 listed = ", ".join(b.jobid or b.job_name for b in batch)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Callable, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,25 +81,29 @@ class Reporter(Protocol):
 
 
 def masked(event: Event, mask: Callable[[str], str]) -> Event:
-    """The event with every secret in its text replaced (reasons, messages, outputs, failures).
+    """The event with secrets replaced in its free text: reasons, messages, outputs, failure messages.
 
     Applied once where events leave the engine, so no listener — events.jsonl,
-    ``--json``, the screen, the run store — can forget it. Output lines and
-    annotations come from StepLog, which masks them already.
+    ``--json``, the screen, the run store — can forget it. Names, statuses and
+    paths are left alone: they are wfrun's own, and a short secret that happens
+    to match part of one (an org value equal to the user name) must not corrupt
+    what ``wfrun logs`` and ``resume`` read back. Output lines and annotations
+    come from StepLog, which masks them already.
     """
-    if isinstance(event, StepOutput | StepAnnotation):
-        return event
-    changes = {name: _mask_value(getattr(event, name), mask) for name in event.__slots__}
-    return type(event)(**changes)
+    if isinstance(event, JobChanged):
+        return JobChanged(event.job, event.status, _text(event.reason, mask), _outputs(event.outputs, mask))
+    if isinstance(event, StepFinished):
+        return StepFinished(event.job, event.step, event.status, event.exit_code, event.duration, event.log,
+                            _text(event.message, mask), event.index, event.cleanup, _outputs(event.outputs, mask))
+    if isinstance(event, RunFinished):
+        failures = tuple((job, step, _text(message, mask), log) for job, step, message, log in event.failures)
+        return RunFinished(event.status, event.exit_code, event.duration, failures)
+    return event
 
 
-def _mask_value(value: Any, mask: Callable[[str], str]) -> Any:
-    if isinstance(value, str):
-        return mask(value)
-    if isinstance(value, dict):
-        return {k: _mask_value(v, mask) for k, v in value.items()}
-    if isinstance(value, tuple):
-        return tuple(_mask_value(v, mask) for v in value)
-    if isinstance(value, list):
-        return [_mask_value(v, mask) for v in value]
-    return value
+def _text(value: str | None, mask: Callable[[str], str]) -> str | None:
+    return mask(value) if value else value
+
+
+def _outputs(values: dict[str, str] | None, mask: Callable[[str], str]) -> dict[str, str] | None:
+    return {k: mask(v) if isinstance(v, str) else v for k, v in values.items()} if values else values

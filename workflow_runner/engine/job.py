@@ -70,7 +70,7 @@ class StepLog:
 
     def note(self, text: str) -> None:
         """A line from wfrun itself (why a step failed, retries), kept in the log too."""
-        self.file.write(f"[wfrun] {text}\n")
+        self.file.write(f"[wfrun] {self.job.engine.shared.mask(text)}\n")
 
     def close(self) -> None:
         self.file.close()
@@ -215,13 +215,13 @@ class JobRun:
             self.watchdog.cancel()
             self.watchdog = None
 
-    def _flag(self, expr: Any, what: str) -> bool:
-        """A boolean setting (``ignore-errors``, ``early-cancel``, ``fail-fast``); a broken one fails the job."""
+    def _flag(self, expr: Any, what: str) -> bool | None:
+        """A boolean setting (``ignore-errors``, ``early-cancel``, ``fail-fast``); a broken one fails the job (None)."""
         try:
             return truthy(evaluate(expr, self.context()))
         except WorkflowError as exc:
             self._fail_job(what, f"{what}: {exc}")
-            return False
+            return None
 
     def _restore_steps(self) -> None:
         for step in self.job.steps:
@@ -279,6 +279,9 @@ class JobRun:
                 await self._restored(step, done[1] or {}, started)
                 continue
             early = self._flag(step.early_cancel, "early-cancel") if step.early_cancel else False
+            if early is None:  # how the step would be cancelled is unknown: it does not run
+                self._skip(step, "its early-cancel: could not be evaluated")
+                continue
             if early and eng.shared.any_failed.is_set():
                 self.canceled = True
                 self.reason = self.reason or "early-cancel: a job failed"
@@ -291,11 +294,21 @@ class JobRun:
         if step.cleanup:
             try:
                 env = {**self.env, **render_env([step.env], lambda e: self.context({**self.env, **e}))}
-                place = await self._placement(step, env)
+                # In a task a cancel reaches, as for a step that runs (placement may wait for a connection).
+                task = asyncio.ensure_future(self._placement(step, env))
+                self.current = task
+                try:
+                    await asyncio.wait([task])
+                finally:
+                    self.current = None
+                if task.cancelled():  # canceled while connecting: no place, so no cleanup to run
+                    self.canceled = True
+                    self.reason = self.reason or "canceled"
+                else:
+                    place = task.result()
+                    started.append([step, place, env, self._outputs_path(step, place, 0)])
             except WorkflowError as exc:
                 self._fail_job(f"{step.name} (cleanup)", f"cannot run the cleanup of a step finished before the resume: {exc}")
-            else:
-                started.append([step, place, env, self._outputs_path(step, place, 0)])
         self._record(step, StepOutcome(st.COMPLETED, 0, outputs, "finished before the resume"), None, 0.0)
 
     def _fail_job(self, step_name: str, message: str) -> None:

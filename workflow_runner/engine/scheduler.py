@@ -215,7 +215,7 @@ class RunEngine:
         path = self.run_dir.root / "internal-errors.log"
         try:
             with open(path, "a", encoding="utf-8") as f:
-                f.write(f"job {job.key}:\n" + "".join(traceback.format_exception(exc)) + "\n")
+                f.write(self.shared.mask(f"job {job.key}:\n" + "".join(traceback.format_exception(exc)) + "\n"))
         except OSError:
             path = None
         message = f"internal error in wfrun: {type(exc).__name__}: {exc}"

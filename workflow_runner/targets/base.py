@@ -52,6 +52,23 @@ class StepResult:
     """Why the step failed when it is not the script's own doing (e.g. connection lost)."""
 
 
+SCRIPT_VAR = "__wfrun_script"
+
+
+def read_script(fd: int) -> str:
+    """The ``bash -c`` program that runs the script waiting on descriptor ``fd``, as ``bash -c SCRIPT`` would.
+
+    Neither the script nor anything in it is on a command line. ``read -N`` (bash
+    4.1+) reads in blocks until end of file; bash 3.2 lacks it and falls back to
+    ``read -d ""``. The descriptor is closed before the script starts, and the
+    variable is unset by the first thing the script's ``eval`` does, so neither
+    reaches the step's processes; line numbers stay those of the script.
+    """
+    v = SCRIPT_VAR
+    return (f'{{ LC_ALL=C IFS= read -r -N 1000000000 -u {fd} {v} || [ -n "${v}" ] || IFS= read -r -d "" -u {fd} {v}; }}'
+            f' 2>/dev/null; exec {fd}<&-; eval "unset {v}; ${v}"')
+
+
 class Target(Protocol):
     name: str
     """Shown in logs: 'local' or 'user@host:port'."""

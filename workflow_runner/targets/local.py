@@ -4,10 +4,13 @@ A new session (``start_new_session``) makes the script the leader of a process
 group, so a cancel reaches everything it started — ``sleep`` children, pipelines,
 background jobs — and nothing outlives the run.
 
-The script reaches bash through a pipe (``bash /dev/fd/N``), not ``bash -c``:
-a command line is readable by every user of the machine (``ps``), and scripts
-often carry rendered inputs, passwords among them. Its first command closes
-the pipe so the step's processes do not inherit it.
+The script reaches bash on a file descriptor (see ``base.read_script``), not
+as ``bash -c SCRIPT``: a command line is readable by every user of the
+machine (``ps``), and scripts often carry rendered inputs, passwords among
+them. The descriptor is a pipe already holding the script, or for a huge
+script an unnamed temporary file; bash reads it, closes it and ``eval``\s
+the text, so ``$0``, ``BASH_SOURCE`` and error messages are those of
+``bash -c``.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ import contextlib
 import fcntl
 import os
 import signal
+import tempfile
 from pathlib import Path
 
-from workflow_runner.targets.base import OutputCallback, StepCommand, StepResult, TargetStats
+from workflow_runner.targets.base import OutputCallback, StepCommand, StepResult, TargetStats, read_script
 
 _PIPE_MAX = 1 << 20
-"""Scripts up to this size go through a pipe (grown with F_SETPIPE_SZ); longer ones through a 0600 file."""
+"""Scripts up to this size go through a pipe (grown with F_SETPIPE_SZ); longer ones through an unnamed file."""
 
 
 class LocalTarget:
@@ -41,22 +45,23 @@ class LocalTarget:
         self.stats.commands += 1
         os.makedirs(command.cwd, exist_ok=True)
         env = {**os.environ, **command.env}
-        fd, path = _script_source(command)
+        fd = _script_fd(command)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *command.shell,
-                path,
+                "-c",
+                read_script(fd),
+                "bash",
                 cwd=command.cwd,
                 env=env,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
-                pass_fds=(fd,) if fd is not None else (),
+                pass_fds=(fd,),
             )
         finally:
-            if fd is not None:
-                os.close(fd)
+            os.close(fd)
         warn = None
         if command.signal_at is not None:
             warn = asyncio.get_running_loop().call_later(max(0.0, command.signal_at), _kill_group, proc.pid, command.signal)
@@ -72,32 +77,29 @@ class LocalTarget:
             # A script may leave background children holding no pipe; they are
             # part of the step and must not outlive it.
             _kill_group(proc.pid, signal.SIGKILL)
-            if fd is None:  # the script went through a file: it may hold secrets
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
         return StepResult(exit_code=code, outputs_text=_read(command.outputs_file))
 
 
-def _script_source(command: StepCommand) -> tuple[int | None, str]:
-    """(fd to pass, path bash reads the script from): a pipe already holding it, or a private file."""
+def _script_fd(command: StepCommand) -> int:
+    """A readable descriptor holding the whole script: a pipe, or an unnamed file (no path, nothing to leak)."""
     data = command.script.encode("utf-8", "surrogateescape")
     read, write = os.pipe()
-    prefix = f"exec {read}<&-; ".encode()
     try:
-        if len(prefix) + len(data) > 65536:
-            fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, min(_PIPE_MAX, len(prefix) + len(data)))
+        if len(data) > 65536:
+            fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, min(_PIPE_MAX, len(data)))
         os.set_blocking(write, False)
-        if os.write(write, prefix + data) != len(prefix) + len(data):
-            raise BlockingIOError
-    except (OSError, BlockingIOError):
-        os.close(read)
-        path = Path(command.outputs_file).with_suffix(".script.sh")
-        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as f:
-            f.write(data)
-        return None, str(path)
+        if os.write(write, data) == len(data):
+            return read
+    except OSError:  # BlockingIOError included: the pipe cannot hold it
+        pass
     finally:
         os.close(write)
-    return read, f"/dev/fd/{read}"
+    os.close(read)
+    with tempfile.TemporaryFile(dir=os.path.dirname(command.outputs_file) or None) as f:
+        f.write(data)
+        f.flush()
+        f.seek(0)
+        return os.dup(f.fileno())
 
 
 async def _pump(stream: asyncio.StreamReader | None, on_output: OutputCallback) -> None:

@@ -18,24 +18,25 @@ One channel per step — the wire protocol. Everything that varies travels on
 the channel's stdin, so no secret of a step (an input rendered into its
 script, an ``env:`` value) appears in a remote command line, which every user
 of the host can read in ``ps``. The exec command only says how many bytes to
-read: ``LC_ALL=C IFS= read -r -N <n> s && eval "$s"`` when the remote login
+read: ``LC_ALL=C IFS= read -r -N <n> s …; eval "$s"`` when the remote login
 shell is bash (no extra process), else the same inside
-``exec bash -c '…'``, safe in any login shell. The bootstrap
+``exec bash -c '…'``, safe in any login shell (bash 3.2, which lacks
+``read -N``, reads up to the NUL sent after the bootstrap instead). The bootstrap
 (:func:`bootstrap`) exports ``StepCommand.env`` (``shlex.quote``\\d, so
 sshd's AcceptEnv plays no part), creates and enters the working directory,
 keeps the script in a variable, then::
 
     exec 3>&2 2>&1 4<&0 </dev/null   # fd 3 = channel stderr = control records; fd 4 = the lifeline
     exec 2>/dev/null                 # the shell's job notices ("[1]+ Done") are not output
-    set -m; bash /dev/fd/5 5<<<"$s" 2>&1 3>&- 4<&- & p=$!   # own process group, PGID = $!
+    set -m; bash -c <read fd 5, eval> bash 5<<<"$s" 2>&1 3>&- 4<&- & p=$!   # own process group, PGID = $!
     { read -u 4; kill -TERM -- -$p; sleep <grace>; kill -KILL -- -$p; } & w=$!; set +m
     printf '@@wfrun P <pgid>\\n' >&3
     wait $p; c=$?; kill -9 -- -$p -$w         # leftovers of the step die with it
     printf '@@wfrun X <code>\\n' >&3; printf '@@wfrun O\\n<$OUTPUTS bytes>' >&3
 
 The script reaches its bash through a here-string (a pipe, or an unlinked
-0600 temporary file), never through argv; its first command closes fd 5 so
-the step's processes do not inherit it. wfrun never closes the channel's
+0600 temporary file), never through argv; ``base.read_script`` reads it,
+closes fd 5 and evals it, so the script sees what ``bash -c`` would show. wfrun never closes the channel's
 stdin while the step runs: when wfrun dies (even by SIGKILL) or its
 connection drops, sshd closes that pipe, the watcher's ``read`` returns, and
 the step's process group gets SIGTERM, then SIGKILL — no orphan is left on
@@ -79,17 +80,16 @@ from typing import Awaitable
 import asyncssh
 
 from workflow_runner.errors import TargetError
-from workflow_runner.targets.base import OutputCallback, StepCommand, StepResult, TargetStats
+from workflow_runner.targets.base import OutputCallback, StepCommand, StepResult, TargetStats, read_script
 from workflow_runner.targets.hostspec import HostSpec, parse_host
 
 __all__ = ["SSHPool", "SSHTarget", "bootstrap"]
 
-_READ = 'LC_ALL=C IFS= read -r -N {n} s && eval "$s"'
-"""Exactly n bytes of stdin (the bootstrap); the rest of stdin stays open as the step's lifeline."""
+_READ = '{{ LC_ALL=C IFS= read -r -N {n} s || IFS= read -r -d "" s; }} 2>/dev/null; eval "$s"'
+"""The bootstrap: exactly n bytes of stdin (bash 3.2, without ``-N``: up to the NUL that follows them).
+The rest of stdin stays open as the step's lifeline."""
 _DIRECT = _READ  # the login shell is bash
 _WRAPPER = "exec bash -c '" + _READ + "'"  # any other login shell
-SCRIPT_PREFIX = "exec 5<&-; "
-"""Prepended to the script's first line (line numbers stay as written): fd 5 carried the script."""
 _MARK = b"@@wfrun "
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _OPEN_ATTEMPTS = 8  # channel opens refused by the server, per step
@@ -113,12 +113,12 @@ def bootstrap(command: StepCommand) -> str:
     shell = " ".join(q(a) for a in command.shell)
     if env_odd:  # names bash cannot export still reach the script's environment
         shell = "env " + " ".join(env_odd) + " " + shell
-    lines.append(f"s={q(SCRIPT_PREFIX + command.script)}")
+    lines.append(f"s={q(command.script)}")
     grace = max(1, int(command.grace + 0.999))
     lines += [
         "exec 2>/dev/null",  # the shell's job notices ("[1]+ Done …") are not step output
         "set -m",
-        f'{shell} /dev/fd/5 5<<<"$s" 2>&1 3>&- 4<&- &',
+        f'{shell} -c {q(read_script(5))} bash 5<<<"$s" 2>&1 3>&- 4<&- &',
         "p=$!",
         f'{{ read -r -u 4 x; kill -TERM -- "-$p"; sleep {grace}; kill -KILL -- "-$p"; }} </dev/null >/dev/null 2>&1 3>&- &',
         'w=$!; disown "$w"',
@@ -513,7 +513,7 @@ class SSHTarget:
         command = (_DIRECT if conn.direct else _WRAPPER).format(n=len(encoded))
         try:
             proc = await conn.ssh.create_process(command, encoding=None)
-            proc.stdin.write(encoded)  # and no EOF: the open stdin is the step's lifeline
+            proc.stdin.write(encoded + b"\0")  # and no EOF: the open stdin is the step's lifeline
         except asyncssh.ChannelOpenError:
             raise
         except (asyncssh.Error, OSError) as exc:

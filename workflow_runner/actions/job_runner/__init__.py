@@ -307,7 +307,10 @@ async def _reattach(prior: Any, target: Any, backend: Any, log: "StepLog") -> st
         log.line(f"wfrun: re-attaching to batch job {prior.jobid} submitted before the resume")
         return prior.jobid
     # The intent was recorded but wfrun died before the job id was: look the job up by its unique name.
-    code, lines = await run_command(target, backend.find_query(prior.job_name), "/")
+    try:
+        code, lines = await run_command(target, backend.find_query(prior.job_name), "/")
+    except TimeoutError:
+        code, lines = -1, ["the look-up timed out"]
     if code != 0:
         # "Not found" and "could not ask" differ: submitting now could queue the job twice.
         why = " ".join(line.strip() for line in lines[-2:] if line.strip()) or f"exit code {code}"
