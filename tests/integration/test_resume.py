@@ -168,17 +168,22 @@ def test_detach_returns_the_run_number_and_logs_follow(tmp_path, env):
     wait_for(lambda: store_rows(env, f"SELECT status FROM runs WHERE id = {run}")[0][0] == "completed", 20, "completion")
 
 
-def test_cancel_of_a_killed_run_cancels_the_batch_jobs_it_left(tmp_path, env):
-    """kill -9 leaves a queued/running batch job; `wfrun cancel` finds it in the store and scancels it."""
-    wf = tmp_path / "w.yaml"
-    wf.write_text("jobs:" + batch_step("left", 300))
+def kill9_once_submitted(env, wf: Path) -> str:
+    """Run ``wf`` (one batch step) and SIGKILL wfrun as soon as the store has its job id; that id."""
     proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", str(wf), "--no-live"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     wait_for(lambda: (Path(env["WFRUN_HOME"]) / "runs.db").exists() and
              len(store_rows(env, "SELECT jobid FROM batch_jobs WHERE jobid IS NOT NULL")) == 1, 30, "the submitted job")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    (jobid,) = store_rows(env, "SELECT jobid FROM batch_jobs")[0]
+    return store_rows(env, "SELECT jobid FROM batch_jobs")[0][0]
+
+
+def test_cancel_of_a_killed_run_cancels_the_batch_jobs_it_left(tmp_path, env):
+    """kill -9 leaves a queued/running batch job; `wfrun cancel` finds it in the store and scancels it."""
+    wf = tmp_path / "w.yaml"
+    wf.write_text("jobs:" + batch_step("left", 300))
+    jobid = kill9_once_submitted(env, wf)
 
     def queued() -> bool:
         out = subprocess.run(["squeue", "-h", "-j", jobid, "-o", "%T"], capture_output=True, text=True).stdout.strip()
@@ -232,13 +237,7 @@ jobs:
           script: |
             sleep 2
 """)
-    proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", str(wf), "--no-live"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    wait_for(lambda: (Path(env["WFRUN_HOME"]) / "runs.db").exists() and
-             len(store_rows(env, "SELECT jobid FROM batch_jobs WHERE jobid IS NOT NULL")) == 1, 30, "the submitted job")
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    (jobid,) = store_rows(env, "SELECT jobid FROM batch_jobs")[0]
+    jobid = kill9_once_submitted(env, wf)
     wait_for(lambda: not subprocess.run(["squeue", "-h", "-j", jobid], capture_output=True, text=True).stdout.strip(),
              60, "the job to end")
     r = wfrun(env, "cancel", "1", "--wait", "5")

@@ -8,7 +8,7 @@ The script reaches bash on a file descriptor (see ``base.read_script``), not
 as ``bash -c SCRIPT``: a command line is readable by every user of the
 machine (``ps``), and scripts often carry rendered inputs, passwords among
 them. The descriptor is a pipe already holding the script, or for a huge
-script an unnamed temporary file; bash reads it, closes it and ``eval``\s
+script an unnamed temporary file; bash reads it, closes it and evaluates
 the text, so ``$0``, ``BASH_SOURCE`` and error messages are those of
 ``bash -c``.
 """
