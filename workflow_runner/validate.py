@@ -218,9 +218,7 @@ def check_uses(wf: Workflow, report: Report, seen: set[Path], chain: tuple[Path,
             check_with(wf, step, called, report)
             target = ref.path.resolve()
             if target in chain:
-                path = " → ".join(p.name for p in (*chain, target))
-                report.errors.append(UsesError(f"uses: {step.uses}: the workflow calls itself ({path}); recursion is not supported",
-                                               location=loc))
+                report.errors.append(uses_resolve.self_call(step.uses, chain, target, loc))
             elif target not in seen:
                 seen.add(target)
                 check_uses(called, report, seen, (*chain, target))

@@ -62,6 +62,12 @@ def resolve(uses: str, *, base_dir: Path, location: Location | None = None, with
     )
 
 
+def self_call(uses: str, chain: tuple[Path, ...], target: Path, location: Location | None) -> UsesError:
+    """A called workflow that is already on the call path (``wfrun validate`` and the run both refuse it)."""
+    path = " → ".join(p.name for p in (*chain, target))
+    return UsesError(f"uses: {uses}: the workflow calls itself ({path}); recursion is not supported", location=location)
+
+
 def _check_parts(text: str, parts: list[str], location: Location | None) -> None:
     for part in parts:
         if part in ("", ".", "..") or not _NAME.match(part):

@@ -57,9 +57,7 @@ async def _subworkflow(called: Any, job: "JobRun", step: "Step", with_values: di
     eng = job.engine
     called_path = called.path.resolve() if called.path else None
     if called_path is not None and called_path in eng.calls:
-        chain = " → ".join(p.name for p in (*eng.calls, called_path))
-        raise UsesError(f"uses: {step.uses}: the workflow calls itself ({chain}); recursion is not supported",
-                        location=eng.workflow.locate(step.path + ("uses",)))
+        raise uses_resolve.self_call(step.uses or "", eng.calls, called_path, eng.workflow.locate(step.path + ("uses",)))
     values = {k: v for k, v in with_values.items() if not str(k).startswith("$")}
     sources = inputs_mod.Sources([(f"{eng.workflow.file}: with: of step '{step.name}'", values)])
     try:

@@ -492,7 +492,7 @@ def cancel_leftover_batch_jobs(store: RunStore, row: RunRow, out: TextIO) -> int
 
 
 async def _cancel_batch_rows(store: RunStore, rows: list[Any], out: TextIO) -> int:
-    from workflow_runner.actions.job_runner.batch import BACKENDS, BatchWatcher, run_command
+    from workflow_runner.actions.job_runner.batch import BACKENDS, BatchWatcher, look_up
     from workflow_runner.targets.select import Targets
 
     targets = Targets()
@@ -512,10 +512,7 @@ async def _cancel_batch_rows(store: RunStore, rows: list[Any], out: TextIO) -> i
                 for b in batch:
                     jobid = b.jobid
                     if not jobid:  # intent recorded, id not: look it up by its unique name
-                        code, lines = await run_command(target, backend.find_query(b.job_name), "/", timeout=60)
-                        if code != 0:
-                            raise WorkflowError(f"cannot look up {b.job_name}: {' '.join(lines[-2:])[-300:]}")
-                        jobid = backend.parse_find(lines, b.job_name)
+                        jobid = await look_up(target, backend, b.job_name)
                     if jobid:
                         ids[jobid.split(".")[0]] = b
                     else:

@@ -294,13 +294,7 @@ class JobRun:
         if step.cleanup:
             try:
                 env = {**self.env, **render_env([step.env], lambda e: self.context({**self.env, **e}))}
-                # In a task a cancel reaches, as for a step that runs (placement may wait for a connection).
-                task = asyncio.ensure_future(self._placement(step, env))
-                self.current = task
-                try:
-                    await asyncio.wait([task])
-                finally:
-                    self.current = None
+                task = await self._cancellable(self._placement(step, env))
                 if task.cancelled():  # canceled while connecting: no place, so no cleanup to run
                     self.canceled = True
                     self.reason = self.reason or "canceled"
@@ -337,17 +331,7 @@ class JobRun:
         log_path = eng.run_dir.step_file("logs", self.key, step.index, step.key, ".log")
         log = StepLog(self, step.name, str(log_path))
         t0 = time.monotonic()
-        # Placement (which may wait for an SSH connection) runs inside the task a
-        # cancel reaches, so a Ctrl-C while it waits is not lost.
-        task = asyncio.ensure_future(self._placed(step, log, started))
-        self.current = task
-        if early:
-            eng.shared.early_cancel[task] = self
-        try:
-            await asyncio.wait([task])
-        finally:
-            eng.shared.early_cancel.pop(task, None)
-            self.current = None
+        task = await self._cancellable(self._placed(step, log, started), early=early)
         try:
             outcome = self._task_outcome(task, log)
         finally:
@@ -365,6 +349,23 @@ class JobRun:
             self.canceled = True
             self.reason = self.reason or outcome.message
         self._record(step, outcome, str(log_path), duration)
+
+    async def _cancellable(self, coro: Any, *, early: bool = False) -> asyncio.Task:
+        """Run ``coro`` as the job's current task — the one cancel() reaches — and return it once done.
+
+        Everything a step awaits goes through here, placement included (it may wait
+        for an SSH connection), so a Ctrl-C or an early-cancel is never lost.
+        """
+        task = asyncio.ensure_future(coro)
+        self.current = task
+        if early:
+            self.engine.shared.early_cancel[task] = self
+        try:
+            await asyncio.wait([task])
+        finally:
+            self.engine.shared.early_cancel.pop(task, None)
+            self.current = None
+        return task
 
     async def _placed(self, step: Step, log: StepLog, started: list) -> StepOutcome:
         """Where the step runs, then its attempts; a step with ``cleanup:`` is pushed once it has a place."""

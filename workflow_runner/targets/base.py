@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Awaitable, Callable, Protocol, TypeVar
+
+T = TypeVar("T")
 
 OutputCallback = Callable[[str], None]
 """Called with each line of the command's combined stdout/stderr, without its newline."""
@@ -50,6 +52,21 @@ class StepResult:
     """What the step wrote to $OUTPUTS (parsed by engine.outputs)."""
     message: str | None = None
     """Why the step failed when it is not the script's own doing (e.g. connection lost)."""
+
+
+async def to_the_end(aw: Awaitable[T]) -> T:
+    """Await a clean-up (terminate, scancel, cancel handler) to its end even when the caller is cancelled again.
+
+    Whatever it awaits must be bounded itself; this only keeps a second Ctrl-C from
+    abandoning it half-way (and leaving a process or a queued job behind).
+    """
+    task = asyncio.ensure_future(aw)
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            continue
+    return task.result()
 
 
 SCRIPT_VAR = "__wfrun_script"

@@ -80,7 +80,7 @@ from typing import Awaitable
 import asyncssh
 
 from workflow_runner.errors import TargetError
-from workflow_runner.targets.base import OutputCallback, StepCommand, StepResult, TargetStats, read_script
+from workflow_runner.targets.base import OutputCallback, StepCommand, StepResult, TargetStats, read_script, to_the_end
 from workflow_runner.targets.hostspec import HostSpec, parse_host
 
 __all__ = ["SSHPool", "SSHTarget", "bootstrap"]
@@ -474,7 +474,7 @@ class SSHTarget:
         try:
             return await step.finish(command)
         except BaseException:  # cancelled, or on_output raised: the remote group must not outlive us
-            await _shielded(step.terminate(command))
+            await to_the_end(step.terminate(command))
             raise
         finally:
             self._host.release(step.conn)
@@ -492,7 +492,7 @@ class SSHTarget:
                 step = await _settle(opening, 10)
                 if step is not None:
                     with contextlib.suppress(Exception):
-                        await _shielded(step.terminate(command))
+                        await to_the_end(step.terminate(command))
                 self._host.release(conn)
                 raise
             except asyncssh.ChannelOpenError as exc:
@@ -709,21 +709,10 @@ async def _bounded(aw: Awaitable, seconds: float) -> None:
         await asyncio.wait_for(aw, seconds)
 
 
-async def _shielded(aw: Awaitable) -> None:
-    """Run cleanup to its end even when the surrounding task is cancelled again."""
-    task = asyncio.ensure_future(aw)
-    while not task.done():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            continue
-    task.result()
-
-
 async def _settle(fut: asyncio.Future, seconds: float):
     """The result of ``fut`` within ``seconds`` while ignoring cancellation, else None."""
     try:
-        await _shielded(asyncio.wait({fut}, timeout=seconds))
+        await to_the_end(asyncio.wait({fut}, timeout=seconds))
     except Exception:  # noqa: BLE001
         return None
     if fut.done() and not fut.cancelled() and fut.exception() is None:

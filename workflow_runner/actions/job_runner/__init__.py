@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from workflow_runner import inputs as inputs_mod
 from workflow_runner.actions.builtins import register
 from workflow_runner.actions.job_runner.batch import (
-    BACKENDS, RELAUNCH_STATES, SLURM_FAILURE, SLURM_GRACEFUL, BatchWatcher, Final, run_command,
+    BACKENDS, RELAUNCH_STATES, SLURM_FAILURE, SLURM_GRACEFUL, BatchWatcher, Final, look_up, run_command,
 )
 from workflow_runner.actions.job_runner.spec import JobSpec, build_spec
 from workflow_runner.actions.job_runner.stream import Streamer
@@ -35,7 +35,7 @@ from workflow_runner.engine.context import evaluate, expand_path
 from workflow_runner.engine.durations import parse_duration
 from workflow_runner.errors import InputError, TargetError, WorkflowError
 from workflow_runner.state.rundir import safe_name
-from workflow_runner.targets.base import StepCommand
+from workflow_runner.targets.base import StepCommand, to_the_end
 
 if TYPE_CHECKING:
     from workflow_runner.engine.job import JobRun, Placement, StepLog, StepOutcome
@@ -171,17 +171,6 @@ def _jobid_in(lines: list[str]) -> str | None:
     return next((l.split()[1] for l in lines if l.startswith("@@wfrun-jobid ") and len(l.split()) > 1), None)
 
 
-async def _to_the_end(awaitable: Any) -> Any:
-    """Await a clean-up to its end even if the step is canceled again meanwhile (it is bounded itself)."""
-    task = asyncio.ensure_future(awaitable)
-    while True:
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            if task.done():
-                return task.result()
-
-
 async def _run_direct(
     job: "JobRun", target: Any, spec: JobSpec, prepare: str, rundir: str, out_file: str, env: dict, outputs: dict,
     log: "StepLog", signal_at: tuple[int, float] | None,
@@ -259,7 +248,7 @@ async def _submit_and_watch(
             # that nobody knows of. On cancel it gets a bounded time to finish instead.
             code, lines = await asyncio.shield(submitting)
         except asyncio.CancelledError:
-            await _to_the_end(_cancel_submit(submitting, watcher, target, backend, name, rundir, log, eng.shared.hurry,
+            await to_the_end(_cancel_submit(submitting, watcher, target, backend, name, rundir, log, eng.shared.hurry,
                                              store, batch_id))
             raise
         jobid = _jobid_in(lines)
@@ -288,11 +277,11 @@ async def _submit_and_watch(
     try:
         final: Final = await asyncio.shield(future)
     except asyncio.CancelledError:
-        canceled = await _to_the_end(_cancel_batch(watcher, short_id, target, rundir, log))
+        canceled = await to_the_end(_cancel_batch(watcher, short_id, target, rundir, log))
         if canceled and store is not None and batch_id is not None:
             # Finished for good: a resume runs the step again instead of re-attaching to the canceled job.
             store.batch_finished(batch_id, "CANCELLED", None)
-        await _to_the_end(streamer.stop(followed))
+        await to_the_end(streamer.stop(followed))
         raise
     await streamer.stop(followed)
     await _mark_ended(target, rundir)
@@ -308,15 +297,11 @@ async def _reattach(prior: Any, target: Any, backend: Any, log: "StepLog") -> st
         return prior.jobid
     # The intent was recorded but wfrun died before the job id was: look the job up by its unique name.
     try:
-        code, lines = await run_command(target, backend.find_query(prior.job_name), "/")
-    except TimeoutError:
-        code, lines = -1, ["the look-up timed out"]
-    if code != 0:
-        # "Not found" and "could not ask" differ: submitting now could queue the job twice.
-        why = " ".join(line.strip() for line in lines[-2:] if line.strip()) or f"exit code {code}"
+        found = await look_up(target, backend, prior.job_name)
+    except TargetError as exc:
         raise TargetError(f"job_runner: cannot tell whether batch job {prior.job_name} was submitted before the crash "
-                          f"({backend.kind} look-up failed: {why}); not submitting it again — resume once the scheduler answers")
-    found = backend.parse_find(lines, prior.job_name)
+                          f"({backend.kind} look-up failed: {exc}); not submitting it again — resume once the scheduler answers"
+                          ) from None
     if found:
         log.line(f"wfrun: found batch job {found} ({prior.job_name}) submitted before the crash; re-attaching")
     return found
@@ -391,14 +376,11 @@ async def _cancel_submit(
             submitting.cancel()  # the target kills its process group
             await asyncio.wait({submitting})
         try:
-            code, lines = await run_command(target, backend.find_query(name), "/")
-            if code != 0:
-                raise TargetError(" ".join(lines[-2:]) or f"exit code {code}")
-        except (Exception, TargetError) as exc:  # noqa: BLE001
+            jobid = await look_up(target, backend, name)
+        except Exception as exc:  # noqa: BLE001 — TargetError included
             log.note(f"could not look up batch job {name} ({exc}); if it was submitted it may still be "
                      f"queued: find it by that name and cancel it by hand")
             return
-        jobid = backend.parse_find(lines, name)
         if jobid is None:
             log.note(f"no batch job named {name} was submitted")
             if store is not None and batch_id is not None:

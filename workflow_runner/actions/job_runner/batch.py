@@ -20,6 +20,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+from workflow_runner.errors import TargetError
 from workflow_runner.targets.base import StepCommand, Target
 
 SLURM_ACTIVE = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING",
@@ -62,6 +63,21 @@ async def run_command(target: Target, script: str, cwd: str, timeout: float = 60
     async with asyncio.timeout(timeout):
         result = await target.run(command, lines.append)
     return result.exit_code, lines
+
+
+async def look_up(target: Target, backend: Any, name: str) -> str | None:
+    """The id of the batch job with this unique name, or None when the scheduler has none.
+
+    Raises TargetError when the scheduler could not be asked: "none" and "cannot tell"
+    differ, and taking one for the other queues a job twice or leaves one queued.
+    """
+    try:
+        code, lines = await run_command(target, backend.find_query(name), "/")
+    except TimeoutError:
+        raise TargetError("timed out") from None
+    if code != 0:
+        raise TargetError(" ".join(line.strip() for line in lines[-2:] if line.strip()) or f"exit code {code}")
+    return backend.parse_find(lines, name)
 
 
 # ------------------------------------------------------------------ backends
