@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 from workflow_runner import __version__
 from workflow_runner.errors import ErrorGroup, WorkflowError
+from workflow_runner.ui.text import plural
 
 COMMANDS = ("run", "resume", "validate", "inputs", "graph", "schema", "actions", "runs", "status", "logs", "cancel")
 
@@ -115,17 +116,61 @@ def _run_options(run: argparse.ArgumentParser) -> None:
                      help="DANGEROUS: do not verify SSH host keys (man-in-the-middle attacks become possible)")
 
 
+HOME_WRITTEN = ("run", "resume", "runs", "status", "logs", "cancel")
+"""Commands that write the run store or a run directory: their home must exist and be writable."""
+HOME_READ = ("validate", "inputs", "graph", "actions")
+"""Commands that only look in the home (marketplace, schema cache): it must at least be findable."""
+TOP_OPTIONS = ("-h", "--help", "--version")
+
+
+def route(argv: list[str]) -> list[str]:
+    """``wfrun FILE …`` and ``wfrun -j 2 FILE …`` mean ``wfrun run …``; a mistyped command is an error.
+
+    A first word that is not a command, not an existing file and close to a
+    command name (``vaildate``, ``statsu``) is a typo, not a missing workflow.
+    """
+    if not argv or argv[0] in COMMANDS or argv[0] in TOP_OPTIONS:
+        return argv
+    first = argv[0]
+    if not first.startswith("-") and not os.path.lexists(first) and "/" not in first and not first.endswith((".yaml", ".yml")):
+        from workflow_runner.errors import did_you_mean
+
+        hint = did_you_mean(first, COMMANDS)
+        if hint:
+            raise WorkflowError(f"unknown command '{first}'{hint}")
+    return ["run", *argv]
+
+
+def say(err: WorkflowError) -> None:
+    """One error line on stderr, prefixed ``wfrun:`` once (a location may already name ``wfrun …``)."""
+    text = str(err)
+    print(text if text.startswith("wfrun") else f"wfrun: {text}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from workflow_runner.ui.pipe import drop_stdout, is_broken_pipe
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] not in COMMANDS and not argv[0].startswith("-"):
-        argv.insert(0, "run")
     parser = build_parser()
+    if not argv:
+        parser.print_usage(sys.stderr)
+        print("wfrun: give a workflow file to run, or a command ('wfrun --help' lists them)", file=sys.stderr)
+        return 2
+    try:
+        argv = route(argv)
+    except WorkflowError as err:
+        say(err)
+        return 2
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
+        parser.print_usage(sys.stderr)
         return 2
     args.raw_argv = argv[1:]
     try:
+        if args.command in HOME_WRITTEN + HOME_READ:
+            from workflow_runner.homedir import checked_home
+
+            checked_home(writable=args.command in HOME_WRITTEN)
         if args.command in ("runs", "status", "logs", "cancel"):
             from workflow_runner.commands import runs as runs_commands
 
@@ -136,14 +181,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         }[args.command](args)
     except ErrorGroup as group:
         for err in group.errors:
-            print(f"wfrun: {err}", file=sys.stderr)
+            say(err)
         return 2
     except WorkflowError as err:
-        print(f"wfrun: {err}", file=sys.stderr)
+        say(err)
         return 2
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
+    except OSError as exc:
+        if not is_broken_pipe(exc):
+            raise
+        drop_stdout()  # `wfrun runs | head`: the reader is gone, nothing more to say
         return 0
 
 
@@ -166,7 +214,7 @@ def _resolve_inputs(wf: Any, args: argparse.Namespace, user: Any) -> Any:
         layers.append((args.inputs, im.load_values_file(args.inputs)))
     if args.sets:
         layers.append(("--set", im.parse_set(args.sets)))
-    return im.resolve(wf, im.Sources(layers), clusters=user.clusters)
+    return im.resolve(wf, im.Sources(layers), clusters=user.clusters, unknown_is_error=True)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -182,7 +230,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         if report.errors or (args.strict and report.warnings):
             worst = 2
         else:
-            print(f"{file}: ok" + (f" ({len(report.warnings)} warnings)" if report.warnings else ""))
+            print(f"{file}: ok" + (f" ({plural(len(report.warnings), 'warning')})" if report.warnings else ""))
     return worst
 
 
@@ -349,17 +397,19 @@ def cmd_resume(args: argparse.Namespace) -> int:
             names = ", ".join(missing)
             raise InputError(f"run {row.id} used password input(s) {names}, which are never stored; give them again "
                              f"with --set {missing[0]}=... or --inputs FILE", location=Location(f"wfrun resume {row.id}"))
-        resolved = im.resolve(wf, im.Sources(layers), clusters=user.clusters)
+        resolved = im.resolve(wf, im.Sources(layers), clusters=user.clusters, unknown_is_error=True)
         opts = _launch_options(args, user)
         plan, pool = launch.prepare(wf, resolved, opts)
         killed = launch.kill_leftovers(launch.run_token(store.path, row.id))
         if killed:
-            print(f"wfrun: stopped {killed} leftover local step process group(s) of the interrupted run", file=sys.stderr)
+            print(f"wfrun: stopped {plural(killed, 'leftover local step process group')} of the interrupted run",
+                  file=sys.stderr)
         store.set_owner(row.id)
         prior = launch.load_prior(store, row.id)
         run_dir = RunDir(Path(row.run_dir), row.id, wf.name) if row.run_dir else RunDir.numbered(wf.name, row.id)
-        print(f"wfrun: resuming run {row.id}: {sum(1 for s, _ in prior.jobs.values() if s in ('completed', 'skipped'))} "
-              f"job(s) finished before, {len(prior.batch)} batch job(s) to re-attach", file=sys.stderr)
+        finished = sum(1 for s, _ in prior.jobs.values() if s in ("completed", "skipped"))
+        print(f"wfrun: resuming run {row.id}: {plural(finished, 'job')} finished before, "
+              f"{plural(len(prior.batch), 'batch job')} to re-attach", file=sys.stderr)
         return asyncio.run(launch.execute(wf, resolved, opts, plan=plan, pool=pool, store=store, run=row.id,
                                           run_dir=run_dir, org=user.org, prior=prior))
     finally:

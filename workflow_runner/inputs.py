@@ -115,7 +115,7 @@ def parse_set(items: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
-            raise InputError(f"--set expects NAME=VALUE, got '{item}'", location=Location("--set"))
+            raise InputError(f"expects NAME=VALUE, got '{item}'", location=Location("--set"))
         name, raw = item.split("=", 1)
         try:
             value: Any = json.loads(raw)
@@ -124,11 +124,11 @@ def parse_set(items: list[str]) -> dict[str, Any]:
         node = out
         parts = name.strip().split(".")
         if not all(parts):
-            raise InputError(f"--set has an empty name part in '{name}'", location=Location("--set"))
+            raise InputError(f"empty name part in '{name}'", location=Location("--set"))
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise InputError(f"--set '{name}' conflicts with an earlier value", location=Location("--set"))
+                raise InputError(f"'{name}' conflicts with an earlier value", location=Location("--set"))
         node[parts[-1]] = value
     return out
 
@@ -140,6 +140,7 @@ class _Resolver:
         self.user = sources.merged()
         self.clusters = clusters
         self.strict = strict
+        self.unknown_is_error = False
         self.errors: list[WorkflowError] = []
         self.errored: set[str] = set()
         self.result = ResolvedInputs(values={})
@@ -289,9 +290,12 @@ class _Resolver:
             spec = defs.get(name)
             if not isinstance(spec, dict):
                 dotted = ".".join(path + (name,))
-                self.result.warnings.append(
-                    f"{self.sources.origin(dotted)}: unknown input '{dotted}'{did_you_mean(name, defs)}"
-                )
+                where = self.sources.origin(dotted)
+                message = f"unknown input '{dotted}'{did_you_mean(name, defs)}"
+                if self.unknown_is_error:
+                    self.errors.append(InputError(message, location=Location(where)))
+                else:
+                    self.result.warnings.append(f"{where}: {message}")
             elif spec.get("type") == "group":
                 self._warn_unknown(spec.get("items") or {}, value, path + (name,))
 
@@ -471,9 +475,17 @@ def resolve(
     *,
     clusters: dict[str, Any] | None = None,
     strict: bool = True,
+    unknown_is_error: bool = False,
 ) -> ResolvedInputs:
-    """The ``inputs`` context. ``strict=False`` (validation) skips the required-value check."""
-    return _Resolver(workflow, sources or Sources(), clusters or {}, strict).resolve()
+    """The ``inputs`` context. ``strict=False`` (validation) skips the required-value check.
+
+    ``unknown_is_error``: a value for an input the workflow does not declare is
+    an error (``--set``/``--inputs``: a typo must not run with the default), not
+    a warning (``with:`` of a called workflow, where extra keys are ignored).
+    """
+    resolver = _Resolver(workflow, sources or Sources(), clusters or {}, strict)
+    resolver.unknown_is_error = unknown_is_error
+    return resolver.resolve()
 
 
 def preset(workflow: Workflow, name: str) -> dict[str, Any]:

@@ -169,7 +169,9 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
             return
         got.append(signum)
         name = "interrupted" if signum == signal.SIGINT else "terminated"
-        print(f"\nwfrun: {name}; canceling steps and running cleanups (again to hurry)", file=sys.stderr)
+        # Only a person at a terminal can press Ctrl-C again; SIGTERM and detached runs get no such hint.
+        hurry = " (Ctrl-C again to hurry)" if signum == signal.SIGINT and sys.stderr.isatty() else ""
+        print(f"\nwfrun: {name}; canceling steps and running cleanups{hurry}", file=sys.stderr)
         engine.cancel(name)
 
     async def watch_store() -> None:

@@ -73,13 +73,36 @@ def inline_refs(schema: dict) -> dict:
 
 def validate(tree: Any, kind: str = "workflow") -> list[SchemaError]:
     """Every schema violation in ``tree``, as located SchemaErrors (empty when valid)."""
-    errors: dict[tuple, SchemaError] = {}
+    return [err for _, err in violations(tree, kind)]
+
+
+def violations(tree: Any, kind: str = "workflow") -> list[tuple[tuple, SchemaError]]:
+    """Every schema violation with the path of the offending part (an unknown key's own path).
+
+    Every unknown key of a mapping is its own error (not only the first), and
+    the paths let validation still check the expressions of the valid parts.
+    """
+    errors: dict[tuple, tuple[tuple, SchemaError]] = {}
     for err in _validator(kind).iter_errors(tree):
         for leaf in _leaves(err):
-            translated = _translate(leaf, tree)
-            key = (str(translated.location), translated.message)
-            errors.setdefault(key, translated)
+            for path, translated in _translate_all(leaf, tree):
+                key = (str(translated.location), translated.message)
+                errors.setdefault(key, (path, translated))
     return list(errors.values())
+
+
+def _translate_all(err: Any, tree: Any) -> list[tuple[tuple, SchemaError]]:
+    path = tuple(err.absolute_path)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        allowed = list(err.schema.get("properties", {}))
+        extras = [k for k in err.instance if k not in allowed] or ["?"]
+        return [(path + (extra,), _unknown_key(list(path), extra, allowed, tree)) for extra in extras]
+    return [(path, _translate(err, tree))]
+
+
+def _unknown_key(path: list, extra: Any, allowed: list, tree: Any) -> SchemaError:
+    loc = location_of(tree, path + [extra], key=True)
+    return SchemaError(f"unknown {_where(path)}: '{extra}'{did_you_mean(str(extra), allowed)}", location=loc)
 
 
 def _leaves(err: Any) -> list[Any]:
@@ -119,9 +142,7 @@ def _translate(err: Any, tree: Any) -> SchemaError:
     if validator == "additionalProperties":
         allowed = list(err.schema.get("properties", {}))
         extras = [k for k in err.instance if k not in allowed]
-        extra = extras[0] if extras else "?"
-        loc = location_of(tree, path + [extra], key=True)
-        return SchemaError(f"unknown {_where(path)}: '{extra}'{did_you_mean(str(extra), allowed)}", location=loc)
+        return _unknown_key(path, extras[0] if extras else "?", allowed, tree)
     loc = location_of(tree, path)
     name = describe_path(path)
     if validator == "required":

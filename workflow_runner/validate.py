@@ -15,8 +15,10 @@ from typing import Any
 from workflow_runner import graph, model, schema
 from workflow_runner.actions import resolve as uses_resolve
 from workflow_runner.errors import ErrorGroup, SchemaError, UsesError, WorkflowError, did_you_mean, raise_all
-from workflow_runner.expressions import Template, walk_templates
-from workflow_runner.loader import load_file
+from workflow_runner.expressions import (
+    ExpressionError, Template, compile_condition, compile_string, contains_expression, walk_templates,
+)
+from workflow_runner.loader import YList, YMap, load_file
 from workflow_runner.model import Job, Workflow
 
 
@@ -47,9 +49,10 @@ def load_workflow(path: str | Path, kind: str = "auto") -> Workflow:
         kind = "action" if any(k in tree for k in ACTION_KEYS) else "workflow"
     digest = _schema_digest(path, kind)
     if digest is None or not _schema_ok(digest):
-        errors: list[WorkflowError] = list(schema.validate(tree, kind))
-        if errors:
-            raise_all(errors)
+        found = schema.violations(tree, kind)
+        if found:
+            # Report the expressions of the schema-valid parts too: one round of fixes, not two.
+            raise_all([err for _, err in found] + expression_errors(tree, [path for path, _ in found]))
         _remember_schema_ok(digest)
     errors = []
     wf, model_errors = model.build(tree, path)
@@ -59,6 +62,41 @@ def load_workflow(path: str | Path, kind: str = "auto") -> Workflow:
     raise_all(errors)
     _CACHE[key] = wf
     return wf
+
+
+def expression_errors(tree: Any, skip: list[tuple]) -> list[WorkflowError]:
+    """Compile every expression in ``tree`` outside the ``skip`` paths (the parts the schema rejected).
+
+    The model compiles expressions only once the schema passes; this gives a
+    file with schema errors its expression errors in the same report.
+    """
+    errors: list[WorkflowError] = []
+
+    def skipped(path: tuple) -> bool:
+        return any(path[: len(s)] == s for s in skip)
+
+    def walk(node: Any, path: tuple) -> None:
+        if not isinstance(node, (YMap, YList)):
+            return
+        for key, value in node.items() if isinstance(node, YMap) else enumerate(node):
+            here = path + (key,)
+            if skipped(here):
+                continue
+            if not isinstance(value, str):
+                walk(value, here)
+                continue
+            origin = node.origins.get(key)
+            condition = key == "if" and here[:1] == ("jobs",) and len(here) in (3, 5)
+            try:
+                if contains_expression(value):
+                    compile_string(value, origin=origin)
+                elif condition:
+                    compile_condition(value, origin=origin)
+            except ExpressionError as exc:
+                errors.append(exc)
+
+    walk(tree, ())
+    return errors
 
 
 def _schema_digest(path: Path, kind: str) -> str | None:

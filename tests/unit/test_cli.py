@@ -263,11 +263,12 @@ def test_inputs_file_config_and_set_layers(capsys, write, tmp_path):
     assert json.loads(out)["n"] == 7
 
 
-def test_inputs_unknown_key_is_a_warning(capsys, write):
+def test_inputs_unknown_key_is_an_error(capsys, write):
     path = write("secret.yaml", SECRET_WF)
     code, out, err = run(capsys, "inputs", path, "--set", "who=x", "--set", "wh0=y")
-    assert code == 0
-    assert "warning: --set: unknown input 'wh0' (did you mean 'who'?)" in err.splitlines()
+    assert code == 2
+    assert out == ""
+    assert err.splitlines() == ["wfrun: --set: unknown input 'wh0' (did you mean 'who'?)"]
 
 
 @pytest.mark.parametrize(
@@ -275,7 +276,7 @@ def test_inputs_unknown_key_is_a_warning(capsys, write):
     [
         (["--set", "who=x", "--set", "n=abc"], "wfrun: --set: input 'n' must be an integer, got 'abc'"),
         (["--set", "who=x", "--set", "n=11"], "wfrun: --set: input 'n' must be at most 10, got 11"),
-        (["--set", "who"], "wfrun: --set: --set expects NAME=VALUE, got 'who'"),
+        (["--set", "who"], "wfrun: --set: expects NAME=VALUE, got 'who'"),
         (["--config", "big"], "wfrun: --config: unknown configuration 'big' (known: none defined)"),
     ],
 )
@@ -335,7 +336,7 @@ def test_validate_warning_is_ok_unless_strict(capsys, write):
     path = write("warn.yaml", WARN_WF)
     code, out, err = run(capsys, "validate", path)
     assert code == 0
-    assert out.strip() == f"{path}: ok (1 warnings)"
+    assert out.strip() == f"{path}: ok (1 warning)"
     assert err.splitlines() == [f"warning: {path}:4:23: inputs.nope is not declared under on.execute.inputs (it will be null)"]
     code, out, err = run(capsys, "validate", "--strict", path)
     assert code == 2
@@ -394,7 +395,7 @@ def test_actions_show_unknown_version_exits_2(capsys):
     code, out, err = run(capsys, "actions", "show", "job_runner/v9")
     assert code == 2
     assert err.splitlines() == [
-        "wfrun: wfrun actions show: marketplace action 'job_runner' has no version 'v9' (available: v3.5, v4.0)"
+        "wfrun actions show: marketplace action 'job_runner' has no version 'v9' (available: v3.5, v4.0)"
     ]
 
 

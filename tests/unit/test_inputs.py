@@ -735,11 +735,11 @@ def test_parse_set(items, expected):
 @pytest.mark.parametrize(
     "items, message",
     [
-        (["a"], "--set expects NAME=VALUE, got 'a'"),
-        (["a..b=1"], "--set has an empty name part in 'a..b'"),
-        ([".a=1"], "--set has an empty name part in '.a'"),
-        (["=1"], "--set has an empty name part in ''"),
-        (["a=1", "a.b=2"], "--set 'a.b' conflicts with an earlier value"),
+        (["a"], "expects NAME=VALUE, got 'a'"),
+        (["a..b=1"], "empty name part in 'a..b'"),
+        ([".a=1"], "empty name part in '.a'"),
+        (["=1"], "empty name part in ''"),
+        (["a=1", "a.b=2"], "'a.b' conflicts with an earlier value"),
     ],
 )
 def test_parse_set_errors(items, message):

@@ -14,6 +14,7 @@ Every reporter also feeds ``RunRecorder``, which keeps ``events.jsonl`` and
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,8 @@ from workflow_runner.engine import status as st
 from workflow_runner.engine.events import (
     Event, JobChanged, RunFinished, RunStarted, StepAnnotation, StepFinished, StepOutput, StepStarted,
 )
+from workflow_runner.ui.pipe import guarded
+from workflow_runner.ui.text import plural
 
 ICONS = {st.COMPLETED: "✓", st.FAILED: "✗", st.SKIPPED: "-", st.CANCELED: "⊘", st.RUNNING: "▶", st.BLOCKED: "…"}
 COLORS = {st.COMPLETED: "green", st.FAILED: "red", st.SKIPPED: "dim", st.CANCELED: "yellow", st.RUNNING: "cyan", st.BLOCKED: "dim"}
@@ -75,12 +78,21 @@ class Fanout:
             reporter.emit(event)
 
 
-class PlainReporter:
-    """Prefixed lines; colours only on a terminal."""
+def color_wanted(out: Any) -> bool:
+    """Colours on a terminal, unless ``NO_COLOR`` is set to anything non-empty (https://no-color.org)."""
+    return bool(out.isatty()) and not os.environ.get("NO_COLOR")
 
-    def __init__(self, out: TextIO = sys.stdout, *, color: bool | None = None, quiet: bool = False) -> None:
-        self.out = out
-        self.color = out.isatty() if color is None else color
+
+class PlainReporter:
+    """Prefixed lines; colours only on a terminal (and never with ``NO_COLOR``).
+
+    Output goes through :class:`GuardedOut`: when the reader of stdout goes away
+    (``| head``) the run carries on unchanged, only its screen output stops.
+    """
+
+    def __init__(self, out: TextIO | None = None, *, color: bool | None = None, quiet: bool = False) -> None:
+        self.out = guarded(out if out is not None else sys.stdout)
+        self.color = color_wanted(self.out) if color is None else color
         self.quiet = quiet
         self.job_status: dict[str, str] = {}
 
@@ -108,7 +120,7 @@ class PlainReporter:
 
     def render(self, event: Event) -> str | None:
         if isinstance(event, RunStarted):
-            return self.paint(f"wfrun: run {event.run_id} of {event.workflow} ({len(event.jobs)} jobs) in {event.run_dir}", "bold")
+            return self.paint(f"wfrun: run {event.run_id} of {event.workflow} ({plural(len(event.jobs), 'job')}) in {event.run_dir}", "bold")
         if isinstance(event, StepOutput):
             return f"{self.paint(f'[{event.job}/{event.step}]', 'dim')} {event.line}"
         if isinstance(event, StepAnnotation):
@@ -145,8 +157,8 @@ def summary_text(event: RunFinished, job_status: dict[str, str], paint: Any) -> 
 
 
 class JsonReporter:
-    def __init__(self, out: TextIO = sys.stdout) -> None:
-        self.out = out
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = guarded(out if out is not None else sys.stdout)
 
     def emit(self, event: Event) -> None:
         self.out.write(json.dumps(event_dict(event)) + "\n")
@@ -160,8 +172,9 @@ class LiveReporter(PlainReporter):
     def __init__(self) -> None:
         from rich.console import Console
 
-        self.console = Console()
-        super().__init__(sys.stdout, color=True)
+        out = guarded(sys.stdout)
+        self.console = Console(file=out)  # rich honours NO_COLOR itself; the painted lines follow it below
+        super().__init__(out, color=not self.console.no_color)
         self.running: dict[str, str] = {}
         self.started: dict[str, float] = {}
         self.total = 0
@@ -189,6 +202,8 @@ class LiveReporter(PlainReporter):
         super().emit(event)
 
     def _panel(self) -> Any:
+        """The panel; job and step names are user text, escaped so '[test]' shows and '[/]' cannot break markup."""
+        from rich.markup import escape
         from rich.table import Table
 
         table = Table.grid(padding=(0, 1))
@@ -200,7 +215,7 @@ class LiveReporter(PlainReporter):
         )
         now = time.monotonic()
         for job, step in list(self.running.items())[:12]:
-            table.add_row(f"  [cyan]▶[/] {job} / {step}  [dim]{now - self.started.get(job, now):.0f}s[/]")
+            table.add_row(f"  [cyan]▶[/] {escape(job)} / {escape(step)}  [dim]{now - self.started.get(job, now):.0f}s[/]")
         if len(self.running) > 12:
             table.add_row(f"  [dim]… and {len(self.running) - 12} more[/]")
         return table
