@@ -75,7 +75,11 @@ def load_file(path: str | Path) -> YMap:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise LoadError("file not found", location=Location(str(path))) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except IsADirectoryError:
+        raise LoadError("is a directory, not a workflow file", location=Location(str(path))) from None
+    except OSError as exc:
+        raise LoadError(f"cannot read file: {exc.strerror or exc}", location=Location(str(path))) from None
+    except UnicodeDecodeError as exc:
         raise LoadError(f"cannot read file: {exc}", location=Location(str(path))) from None
     return load_text(text, str(path))
 
@@ -91,6 +95,10 @@ def load_text(text: str, filename: str) -> YMap:
         tree = builder.build(yaml.parse(text))
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        tab = _indenting_tab(text, mark.line) if mark else None
+        if tab is not None:
+            raise LoadError("invalid YAML: tabs are not allowed for indentation; indent with spaces",
+                            location=Location(filename, mark.line + 1, tab + 1)) from None
         loc = Location(filename, mark.line + 1, mark.column + 1) if mark else Location(filename)
         problem = exc.problem or exc.context or "invalid YAML"
         raise LoadError(f"invalid YAML: {problem}", location=loc) from None
@@ -104,6 +112,20 @@ def load_text(text: str, filename: str) -> YMap:
     if True in tree:  # YAML 1.1 reads a bare `on:` key as boolean True
         _rename_key(tree, True, "on")
     return tree
+
+
+def _indenting_tab(text: str, line0: int) -> int | None:
+    """The 0-based column of a tab in the indentation of line ``line0`` (YAML forbids it), else None.
+
+    The parser's own words ("found character that cannot start any token")
+    never mention the tab, which is invisible in most editors.
+    """
+    lines = text.splitlines()
+    if not 0 <= line0 < len(lines):
+        return None
+    line = lines[line0]
+    indent = line[: len(line) - len(line.lstrip(" \t"))]
+    return indent.index("\t") if "\t" in indent else None
 
 
 def _rename_key(tree: YMap, old: Any, new: str) -> None:

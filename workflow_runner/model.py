@@ -279,10 +279,6 @@ class _Builder:
 
 
 def _first_line(text: Any) -> str:
-    if not isinstance(text, str):
-        return "run"
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith("#"):
-            return line if len(line) <= 40 else line[:37] + "..."
-    return "run"
+    from workflow_runner.steplabel import script_label
+
+    return script_label(text)

@@ -29,21 +29,36 @@ class UserConfig:
     path: str | None = None
 
 
-def config_path() -> Path:
+def config_path() -> Path | None:
+    """Where the config is; None when there is no home to look in (then there is no config)."""
     env = os.environ.get("WFRUN_CONFIG")
     if env:
         return Path(env)
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "wfrun" / "config.yaml"
+    base = os.environ.get("XDG_CONFIG_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".config") if os.environ.get("HOME") != "" else None
+        except (RuntimeError, KeyError):
+            base = None
+    return Path(base) / "wfrun" / "config.yaml" if base else None
 
 
 def load_user_config() -> UserConfig:
     path = config_path()
-    if not path.is_file():
+    if path is None or not path.is_file():
         return UserConfig()
     from workflow_runner.loader import load_file
 
-    tree = load_file(path)
+    try:
+        tree = load_file(path)
+    except LoadError as exc:
+        # The loader speaks of workflows; a config file has its own shape (and may be empty).
+        if exc.message.startswith("the file is empty"):
+            return UserConfig(path=str(path))
+        if exc.message.startswith("the top level must be a mapping"):
+            raise LoadError("the wfrun config file must be a mapping with any of clusters:, org:, ssh: "
+                            "(set WFRUN_CONFIG to use another file)", location=exc.location) from None
+        raise
     for key in ("clusters", "org", "ssh"):
         if key in tree and not isinstance(tree[key], dict):
             raise LoadError(f"'{key}' must be a mapping", location=tree.value_locs.get(key) or Location(str(path)))

@@ -8,6 +8,7 @@ import re
 from typing import Any, Mapping
 
 from workflow_runner.expressions import Context, Template, render
+from workflow_runner.expressions.values import stringify
 
 
 def truthy(value: Any) -> bool:
@@ -22,20 +23,13 @@ def truthy(value: Any) -> bool:
 
 
 def as_text(value: Any) -> str:
-    """How a value becomes an environment variable or a path: like a template substitution."""
-    if value is None:
-        return ""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, (dict, list)):
-        import json
+    """How a value becomes an environment variable, a path or an output: exactly like a template substitution.
 
-        return json.dumps(value)
-    return str(value)
+    One rendering (:func:`~workflow_runner.expressions.values.stringify`) for
+    every value that becomes text, so ``X: ${{ 0.1 + 0.2 }}`` and ``"x ${{ 0.1 + 0.2 }}"``
+    both give ``0.3``, and lists/objects are the same compact JSON either way.
+    """
+    return stringify(value)
 
 
 def evaluate(value: Any, ctx: Context) -> Any:
