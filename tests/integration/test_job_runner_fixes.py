@@ -303,7 +303,7 @@ exit 3
     run = store_rows(env, "SELECT id FROM runs")[0][0]
     again = wfrun(env, "resume", run)
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "0 batch job(s) to re-attach" in again.stderr
+    assert "0 batch jobs to re-attach" in again.stderr
     assert "re-attaching" not in again.stdout and "second try" in again.stdout
     rows = store_rows(env, "SELECT jobid, state, exit_code FROM batch_jobs ORDER BY id")
     assert [r[1:] for r in rows] == [("FAILED", 3), ("COMPLETED", 0)] and rows[0][0] != rows[1][0]
