@@ -9,14 +9,14 @@ messages, the user config's shape, labels of unnamed steps. In-process through
 from __future__ import annotations
 
 import io
-import os
+import json
 
 import pytest
 
 from workflow_runner import cli
 from workflow_runner.engine.context import as_text, render_env
 from workflow_runner.engine.events import RunStarted
-from workflow_runner.errors import LoadError
+from workflow_runner.errors import LoadError, WorkflowError
 from workflow_runner.expressions import Context, compile_string
 from workflow_runner.loader import load_file, load_text
 from workflow_runner.ui.console import LiveReporter, PlainReporter
@@ -181,7 +181,7 @@ def test_validate_reports_every_error_of_a_file_at_once(capsys, tmp_path):
 def test_expressions_inside_a_schema_rejected_part_are_not_checked(tmp_path):
     wf = tmp_path / "bad.yaml"
     wf.write_text("jobs:\n  a:\n    steps:\n      - run: x\n    stpes:\n      - run: echo ${{ nosuch.x }}\n")
-    with pytest.raises(Exception) as excinfo:
+    with pytest.raises(WorkflowError) as excinfo:
         load_workflow(wf)
     assert str(excinfo.value) == f"{wf}:5:5: unknown key in job 'a': 'stpes' (did you mean 'steps'?)"
 
@@ -331,7 +331,5 @@ def test_empty_user_config_is_no_config(tmp_path, monkeypatch):
 ])
 def test_unnamed_steps_are_labelled_without_raw_expressions(tmp_path, script, label):
     wf = tmp_path / "wf.yaml"
-    import json
-
     wf.write_text("jobs:\n  a:\n    steps:\n      - run: " + json.dumps(script) + "\n")
     assert load_workflow(wf).jobs["a"].steps[0].name == label
