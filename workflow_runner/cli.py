@@ -17,9 +17,8 @@ from typing import Any, Sequence
 
 from workflow_runner import __version__
 from workflow_runner.errors import ErrorGroup, WorkflowError
+from workflow_runner.routing import route
 from workflow_runner.ui.text import plural
-
-COMMANDS = ("run", "resume", "validate", "inputs", "graph", "schema", "actions", "runs", "status", "logs", "cancel")
 
 EPILOG = """\
 commands:
@@ -120,27 +119,6 @@ HOME_WRITTEN = ("run", "resume", "runs", "status", "logs", "cancel")
 """Commands that write the run store or a run directory: their home must exist and be writable."""
 HOME_READ = ("validate", "inputs", "graph", "actions")
 """Commands that only look in the home (marketplace, schema cache): it must at least be findable."""
-TOP_OPTIONS = ("-h", "--help", "--version")
-
-
-def route(argv: list[str]) -> list[str]:
-    """``wfrun FILE …`` and ``wfrun -j 2 FILE …`` mean ``wfrun run …``; a mistyped command is an error.
-
-    A first word that is not a command, not an existing file and close to a
-    command name (``vaildate``, ``statsu``) is a typo, not a missing workflow.
-    """
-    if not argv or argv[0] in COMMANDS or argv[0] in TOP_OPTIONS:
-        return argv
-    first = argv[0]
-    if not first.startswith("-") and not os.path.lexists(first) and "/" not in first and not first.endswith((".yaml", ".yml")):
-        from workflow_runner.errors import did_you_mean
-
-        hint = did_you_mean(first, COMMANDS)
-        if hint:
-            raise WorkflowError(f"unknown command '{first}'{hint}")
-    return ["run", *argv]
-
-
 def say(err: WorkflowError) -> None:
     """One error line on stderr, prefixed ``wfrun:`` once (a location may already name ``wfrun …``)."""
     text = str(err)
