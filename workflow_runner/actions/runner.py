@@ -35,6 +35,9 @@ async def run_uses(job: "JobRun", step: "Step", place: "Placement", env: dict[st
         raise UsesError("with: must be a mapping", location=wf.locate(step.path + ("with",)))
     base = wf.path.parent if wf.path else Path.cwd()
     ref = uses_resolve.resolve(step.uses or "", base_dir=base, location=loc, with_=with_values)
+    if ref.kind == "github" and ref.unavailable:  # not pinned before the run (found only now): fetch it now
+        await _pin_github(step.uses or "", loc)
+        ref = uses_resolve.resolve(step.uses or "", base_dir=base, location=loc, with_=with_values)
     if ref.unavailable:
         raise UsesError(ref.unavailable, location=loc)
     if ref.kind == "builtin":
@@ -47,6 +50,17 @@ async def run_uses(job: "JobRun", step: "Step", place: "Placement", env: dict[st
 
         return await run_builtin_action(called, job, step, place, env, with_values, log)
     return await _subworkflow(called, job, step, with_values, log)
+
+
+async def _pin_github(text: str, loc: Any) -> None:
+    from workflow_runner.actions import github
+
+    owner, repo, ref = uses_resolve.github_parts(text.strip(), text.strip()[len("github/"):], loc)
+    try:
+        await github.pin(github.github_url(owner, repo), ref, what=text.strip())
+    except github.GitError as exc:
+        raise UsesError(exc.message, location=loc) from None
+    github.record_pins()
 
 
 async def _subworkflow(called: Any, job: "JobRun", step: "Step", with_values: dict, log: "StepLog") -> "StepOutcome":
