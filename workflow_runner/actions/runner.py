@@ -9,7 +9,6 @@ union of its jobs' outputs (or its declared ``outputs:``) become the step's.
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,34 +118,7 @@ async def _builtin(name: str, job: "JobRun", step: "Step", place: "Placement", e
         log.line(f"canceled: {', '.join(names)}" + (f" (running: {', '.join(hit)})" if hit else ""))
         return StepOutcome(st.COMPLETED, 0, {})
     if name == "parallelworks/checkout":
-        script = checkout_script(with_values)
-        return await job._run_script(script, place, env, env["OUTPUTS"], log)
+        from workflow_runner.actions.checkout import run_checkout
+
+        return await run_checkout(job, step, place, env, with_values, log)
     raise UsesError(f"built-in '{name}' is not available", location=job.engine.workflow.locate(step.path + ("uses",)))
-
-
-def checkout_script(with_values: dict) -> str:
-    """``parallelworks/checkout``: git clone (or update) a repository, optionally sparse."""
-    repo = with_values.get("repo")
-    if not repo:
-        raise UsesError("parallelworks/checkout needs with: repo")
-    branch = as_text(with_values.get("branch") or "")
-    path = as_text(with_values.get("path") or Path(str(repo)).stem)
-    sparse = with_values.get("sparse_checkout") or []
-    q = shlex.quote
-    lines = [
-        "set -e",
-        f"repo={q(as_text(repo))}; dest={q(path)}; branch={q(branch)}",
-        'dest="${dest/#\\~/$HOME}"',
-        'if [ -d "$dest/.git" ]; then',
-        '  git -C "$dest" fetch --depth 1 origin ${branch:+"$branch"}',
-        '  git -C "$dest" checkout -q ${branch:+"$branch"}',
-        '  git -C "$dest" pull -q --ff-only || true',
-        "else",
-        '  mkdir -p "$(dirname "$dest")"',
-        '  git clone -q --depth 1 ${branch:+--branch "$branch"} ' + ("--sparse " if sparse else "") + '"$repo" "$dest"',
-        "fi",
-    ]
-    if sparse:
-        lines.append('git -C "$dest" sparse-checkout set ' + " ".join(q(as_text(s)) for s in sparse))
-    lines.append('echo "path=$dest" >> "$OUTPUTS"')
-    return "\n".join(lines) + "\n"
