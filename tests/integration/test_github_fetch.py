@@ -287,3 +287,38 @@ def test_checkout_clones_from_the_cache_and_records_the_commit(run, remote, writ
     assert again.code == 0, again.err
     assert f"commit={newer}" in again.out
     assert (tmp_path / "dest" / "a" / "one.txt").read_text() == "uno\n"
+
+
+def _corpus() -> Path | None:
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "shared" / "reference" / "corpus").is_dir():
+            return parent / "shared" / "reference" / "corpus"
+    return None
+
+
+@pytest.mark.reference
+def test_corpus_with_checked_against_a_mirror_of_interactive_session(run, remote):
+    """The corpus's own copies of interactive_session's workflows, served as the repository: every
+    ``with:`` of the 100+ workflows that call it is checked against the called file."""
+    corpus = _corpus()
+    assert corpus is not None, "shared/reference/corpus not found"
+    prefix = "parallelworks__interactive_session__"
+    files = {p.name[len(prefix):].replace("__", "/"): p.read_text() for p in corpus.glob(prefix + "*.yaml")}
+    remote.commit("parallelworks", "interactive_session", files)
+    callers = sorted(p for p in corpus.glob("*.yaml") if "uses: github/parallelworks/interactive_session@main" in p.read_text())
+    assert len(callers) > 100
+    # all call @main: one successful fetch caches the commit for every caller
+    # (a caller's own dialect errors, or a checkout of a repository the mirror lacks, fail its fetch)
+    assert any(run("fetch", p).code == 0 for p in callers)
+    result = run("validate", *callers)
+    with_errors = sorted({line.split("corpus/")[-1] for line in result.err.splitlines()
+                          if "'github/parallelworks/interactive_session@main'" in line and not line.startswith("warning")})
+    # the one mismatch in the corpus: kasmvnc-container/emed passes slurm/pbs 'is_disabled' to a
+    # session_runner whose groups have 'is_enabled' (the platform drops it silently)
+    assert with_errors == [
+        "parallelworks__interactive_session__workflow__yamls__kasmvnc-container__emed.yaml:79:15: "
+        "'github/parallelworks/interactive_session@main' has no input 'cluster.slurm.is_disabled' (did you mean 'is_enabled'?)",
+        "parallelworks__interactive_session__workflow__yamls__kasmvnc-container__emed.yaml:89:15: "
+        "'github/parallelworks/interactive_session@main' has no input 'cluster.pbs.is_disabled' (did you mean 'is_enabled'?)",
+    ]
+    assert "is not fetched yet" not in result.err

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from workflow_runner import inputs as inputs_mod
 from workflow_runner.actions import resolve as uses_resolve
+from workflow_runner.actions.with_check import read_undeclared
 from workflow_runner.engine import status as st
 from workflow_runner.engine.context import as_text, evaluate
 from workflow_runner.errors import InputError, UsesError, WorkflowError
@@ -78,8 +79,11 @@ async def _subworkflow(called: Any, job: "JobRun", step: "Step", with_values: di
     except WorkflowError as exc:
         raise InputError(f"uses: {step.uses}: {exc.message}", location=eng.workflow.locate(step.path + ("with",))) from None
     eng.shared.secrets.extend(s for s in resolved.secrets if s not in eng.shared.secrets)
+    passed = read_undeclared(called) & set(values)
+    resolved.values.update({k: values[k] for k in passed})  # read though undeclared: pass through
     for warning in resolved.warnings:
-        log.note(f"warning: {warning}")
+        if not any(f"unknown input '{k}'" in warning for k in passed):
+            log.note(f"warning: {warning}")
     plan = make_plan(called, resolved.values)
     sub_dir = eng.run_dir.child(f"{job.key}-{step.key}")
     nested = RunEngine(plan, resolved, sub_dir, eng.shared, parent_run_dir=eng.run_dir,

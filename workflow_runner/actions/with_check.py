@@ -21,6 +21,8 @@ from workflow_runner.expressions import Template
 from workflow_runner.model import Step, Workflow
 
 META_KEYS = {"$yaml"}
+_READ: dict = {"type": "string"}
+"""Stands for an input the called workflow reads without declaring it."""
 SKIP_TYPES = inputs_mod.RESOURCE_TYPES | {"header"}
 """Resources name clusters of the user's config (checked when the run resolves them); headers hold no value."""
 
@@ -31,8 +33,27 @@ def check_with(wf: Workflow, step: Step, called: Workflow) -> list[WorkflowError
     if not isinstance(with_, dict):
         return []
     errors: list[WorkflowError] = []
-    _walk(wf, step, called, called.inputs, with_, step.path + ("with",), (), errors)
+    top = {**called.inputs, **{name: _READ for name in read_undeclared(called) if name not in called.inputs}}
+    _walk(wf, step, called, top, with_, step.path + ("with",), (), errors)
     return errors
+
+
+def read_undeclared(called: Workflow) -> set[str]:
+    """Top-level ``inputs.X`` the called workflow reads without declaring X.
+
+    Real workflows do this (script_submitter reads ``inputs.define_cleanup_script``)
+    and callers pass such keys in ``with:``: they are used, so they are not
+    typos, and the run passes them through.
+    """
+    from workflow_runner.validate import job_templates
+
+    names = set()
+    for job in called.jobs.values():
+        for template, _ in job_templates(job):
+            for path, _ in template.references():
+                if path[0] == "inputs" and len(path) > 1 and path[1] not in called.inputs:
+                    names.add(path[1])
+    return names
 
 
 def _walk(wf: Workflow, step: Step, called: Workflow, defs: dict, given: dict, at: tuple, dotted: tuple,
@@ -48,6 +69,8 @@ def _walk(wf: Workflow, step: Step, called: Workflow, defs: dict, given: dict, a
             errors.append(UsesError(f"'{step.uses}' has no input '{'.'.join(path)}'{did_you_mean(name, defs)}",
                                     location=loc))
             continue
+        if spec is _READ:
+            continue  # read by the called workflow but not declared: no type to check
         kind = spec.get("type", "string")
         if kind == "group":
             if isinstance(value, dict):
