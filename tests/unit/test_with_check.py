@@ -128,3 +128,22 @@ def test_dropdown_literal_outside_its_options(tmp_path):
     errors = _errors(tmp_path, "jobs:\n  c:\n    steps:\n      - uses: workflow/callee\n        with:\n          level: hihg\n")
     assert len(errors) == 1 and errors[0].startswith(f"{tmp_path / 'wf.yaml'}:6:18: 'workflow/callee': input 'level' must be one of")
     assert "did you mean 'high'" in errors[0]
+
+
+def test_a_key_the_callee_reads_without_declaring_passes_through(tmp_path, wfrun):
+    (tmp_path / "callee.yaml").write_text(textwrap.dedent("""\
+        on:
+          execute:
+            inputs:
+              who: {type: string, default: x}
+        jobs:
+          a:
+            steps:
+              - run: echo "extra=${{ inputs.extra }} who=${{ inputs.who }}"
+    """))
+    main = tmp_path / "wf.yaml"
+    main.write_text("jobs:\n  c:\n    steps:\n      - uses: workflow/callee\n        with:\n          extra: 5\n          who: me\n")
+    assert _errors(tmp_path, main.read_text()) == []
+    result = wfrun("run", "--no-live", main)
+    assert result.code == 0, result.err
+    assert "extra=5 who=me" in result.out

@@ -5,6 +5,10 @@ Search path for ``marketplace/<slug>/<version>``: each directory of
 then the ``marketplace/`` bundled with wfrun; the file is ``<dir>/<slug>/<version>.yaml``.
 Names are checked component by component and the resolved file must stay inside
 its directory (symlinks included): ``uses:`` cannot read arbitrary files.
+
+``github/<owner>/<repo>@<ref>`` resolves to a file (``with: {$yaml: …}``) of the
+cached checkout its ref is pinned to (actions/github.py fetches; resolving never
+touches the network), with the same containment checks.
 """
 
 from __future__ import annotations
