@@ -322,3 +322,51 @@ def test_corpus_with_checked_against_a_mirror_of_interactive_session(run, remote
         "'github/parallelworks/interactive_session@main' has no input 'cluster.pbs.is_disabled' (did you mean 'is_enabled'?)",
     ]
     assert "is not fetched yet" not in result.err
+
+
+@pytest.mark.ssh
+def test_checkout_on_a_remote_host_clones_there_at_the_resolved_commit(wfrun, remote, write):
+    """The ref is resolved here (and recorded); the remote host clones by itself, as on the platform."""
+    import shutil
+    import tempfile
+
+    from ssh_env import read_env, sshd
+
+    sshd("start")
+    env_ssh = read_env()
+    shared = Path(tempfile.mkdtemp(prefix="wfrun-checkout-"))
+    try:
+        shared.chmod(0o755)
+        bare = shared / "data.git"
+        work = remote.repo("acme", "data")
+        (work / "f.txt").write_text("remote\n")
+        remote.git("add", "-A", cwd=work)
+        remote.git("commit", "-qm", "one", cwd=work)
+        remote.git("clone", "-q", "--bare", str(work), str(bare))
+        subprocess.run(["chown", "-R", env_ssh.user, str(shared)], check=True)  # git refuses others' repositories
+        with remote.gitconfig.open("a") as conf:  # ... for this side: it is the test user's now
+            conf.write(f"[safe]\n\tdirectory = {bare}\n")
+        sha = remote.git("rev-parse", "HEAD", cwd=work)
+        dest = f"/tmp/wfrun-co-{os.getpid()}-{sha[:6]}"
+        wf = write("co.yaml", textwrap.dedent(f"""\
+            jobs:
+              co:
+                ssh: {{remoteHost: "{env_ssh.spec}"}}
+                steps:
+                  - id: get
+                    uses: parallelworks/checkout
+                    with: {{repo: "{bare}", branch: main, path: "{dest}"}}
+                  - run: |
+                      echo "who=$(whoami) commit=${{{{ steps.get.outputs.commit }}}}"
+                      cat "${{{{ steps.get.outputs.path }}}}/f.txt"
+                      rm -rf "{dest}"
+        """))
+        result = wfrun("run", "--no-live", "--identity", env_ssh.key, "--known-hosts", env_ssh.known_hosts, wf,
+                       env={**remote.env, "GIT_CONFIG_GLOBAL": str(remote.gitconfig)})
+        assert result.code == 0, result.err + result.out
+        assert f"who={env_ssh.user} commit={sha}" in result.out
+        assert any(line.endswith("] remote") for line in result.out.splitlines()), result.out
+        status = wfrun("status", "last").out
+        assert f"{bare}@main -> {sha[:12]} (branch)" in status
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)

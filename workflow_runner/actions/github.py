@@ -33,7 +33,7 @@ import re
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
@@ -65,12 +65,9 @@ class Session:
     """Per-process fetch policy and the pins made so far (a run uses one commit per ref throughout)."""
 
     offline: bool = False
-    pins: dict[tuple[str, str], Pin] | None = None
+    pins: dict[tuple[str, str], Pin] = field(default_factory=dict)
     record_dir: Path | None = None
     """The run directory pins are recorded in (set once the run has one)."""
-
-    def __post_init__(self) -> None:
-        self.pins = self.pins or {}
 
 
 SESSION = Session()
