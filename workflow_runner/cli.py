@@ -228,6 +228,8 @@ def _fetched(args: argparse.Namespace, path: str, run_dir: Path | None = None) -
     if run_dir is not None:
         github.remember(github.read_pins(run_dir))
     asyncio.run(prefetch(_load(path)))
+    if run_dir is not None:
+        github.record_pins(run_dir)  # and pins made later in the run (checkout) go there too
     return _checked(path)
 
 
@@ -351,7 +353,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.attach_run:
             run = args.attach_run
             run_dir = RunDir.numbered(wf.name, run)
-            github.record_pins(run_dir.root)
         else:
             run = launch.new_run(store, wf, resolved, ["run", *args.raw_argv])
             run_dir = RunDir.numbered(wf.name, run)
@@ -369,7 +370,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     from workflow_runner import inputs as im
     from workflow_runner import launch
-    from workflow_runner.actions import github
     from workflow_runner.commands.runs import resolve_run
     from workflow_runner.errors import InputError, Location
     from workflow_runner.state.rundir import RunDir
@@ -408,7 +408,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
         store.set_owner(row.id)
         prior = launch.load_prior(store, row.id)
         run_dir = RunDir(Path(row.run_dir), row.id, wf.name) if row.run_dir else RunDir.numbered(wf.name, row.id)
-        github.record_pins(run_dir.root)
         print(f"wfrun: resuming run {row.id}: {sum(1 for s, _ in prior.jobs.values() if s in ('completed', 'skipped'))} "
               f"job(s) finished before, {len(prior.batch)} batch job(s) to re-attach", file=sys.stderr)
         return asyncio.run(launch.execute(wf, resolved, opts, plan=plan, pool=pool, store=store, run=row.id,

@@ -370,3 +370,19 @@ def test_checkout_on_a_remote_host_clones_there_at_the_resolved_commit(wfrun, re
         assert f"{bare}@main -> {sha[:12]} (branch)" in status
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_resume_uses_the_commit_the_run_started_with(run, remote, write, tmp_path):
+    flag = tmp_path / "flag"
+    flaky = f'jobs:\n  f:\n    steps:\n      - run: |\n          echo "version VERSION"\n          test -f {flag}\n'
+    remote.commit("acme", "actions", {"wf/flaky.yaml": flaky.replace("VERSION", "A")})
+    wf = write("main.yaml", "jobs:\n  call:\n    steps:\n      - uses: github/acme/actions@main\n"
+                            "        with:\n          $yaml: wf/flaky.yaml\n")
+    first = run("run", "--no-live", wf)
+    assert first.code == 1 and "version A" in first.out
+    remote.commit("acme", "actions", {"wf/flaky.yaml": flaky.replace("VERSION", "B")})
+    flag.write_text("")
+    resumed = run("resume", "last", "--no-live")
+    assert resumed.code == 0, resumed.err
+    assert "version A" in resumed.out and "version B" not in resumed.out
+    assert "version B" in run("run", "--no-live", wf).out  # a new run re-resolves the branch
