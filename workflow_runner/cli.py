@@ -28,6 +28,7 @@ commands:
   wfrun graph WORKFLOW.yaml         print the job graph (text, mermaid, dot)
   wfrun schema [--action]           print the JSON Schema (for editors)
   wfrun actions [show SLUG/VERSION] list the marketplace / show an action's inputs
+  wfrun fetch WORKFLOW.yaml         fetch the github/… workflows (and checkouts) it uses, for offline runs
   wfrun runs                        recent runs, with status and duration
   wfrun status RUN                  jobs and steps of a run: status, attempts, batch job ids, hosts
   wfrun logs RUN [JOB[/STEP]] [-f]  step logs (follow a running run)
@@ -75,6 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check workflow files", description="Check workflow files: YAML, schema, expressions, needs, uses:. Needs no network, cluster or input values.")
     val.add_argument("files", nargs="+", metavar="FILE")
     val.add_argument("--strict", action="store_true", help="treat warnings as errors")
+    _offline_option(val, "validate never fetches; this only says so (github/… refs come from the cache)")
+
+    fe = sub.add_parser("fetch", help="fetch github/… workflows for offline use",
+                        description="Fetch every github/<owner>/<repo>@<ref> workflow WORKFLOW uses (recursively) and the "
+                                    "repositories of its parallelworks/checkout steps into $WFRUN_HOME, so that later "
+                                    "runs work with --offline.")
+    fe.add_argument("workflow")
+    _offline_option(fe, "fetch nothing: check that everything is already cached")
 
     inp = sub.add_parser("inputs", help="show resolved inputs", description="Resolve the inputs as a run would and print them (password values masked).")
     inp.add_argument("workflow")
@@ -97,7 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _offline_option(p: argparse.ArgumentParser, text: str) -> None:
+    p.add_argument("--offline", action="store_true", help=text)
+
+
 def _run_options(run: argparse.ArgumentParser) -> None:
+    _offline_option(run, "no network for github/… and checkout refs: use what 'wfrun fetch' or an earlier run cached")
     run.add_argument("--max-parallel", "-j", type=int, default=os.cpu_count() or 2, metavar="N",
                      help="at most N local step processes at once (default: number of CPUs)")
     run.add_argument("--cpus", type=float, metavar="N", help="CPUs this machine offers to jobs' resources: (default: detected)")
@@ -115,7 +129,7 @@ def _run_options(run: argparse.ArgumentParser) -> None:
                      help="DANGEROUS: do not verify SSH host keys (man-in-the-middle attacks become possible)")
 
 
-HOME_WRITTEN = ("run", "resume", "runs", "status", "logs", "cancel")
+HOME_WRITTEN = ("run", "resume", "fetch", "runs", "status", "logs", "cancel")
 """Commands that write the run store or a run directory: their home must exist and be writable."""
 HOME_READ = ("validate", "inputs", "graph", "actions")
 """Commands that only look in the home (marketplace, schema cache): it must at least be findable."""
@@ -155,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return runs_commands.main(args)
         return {
             "run": cmd_run, "resume": cmd_resume, "validate": cmd_validate, "inputs": cmd_inputs, "graph": cmd_graph,
-            "schema": cmd_schema, "actions": cmd_actions,
+            "schema": cmd_schema, "actions": cmd_actions, "fetch": cmd_fetch,
         }[args.command](args)
     except ErrorGroup as group:
         for err in group.errors:
@@ -196,8 +210,10 @@ def _resolve_inputs(wf: Any, args: argparse.Namespace, user: Any) -> Any:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from workflow_runner.actions import github
     from workflow_runner.validate import check
 
+    github.set_offline(args.offline)
     worst = 0
     for file in args.files:
         _, report = check(file)
@@ -210,6 +226,37 @@ def cmd_validate(args: argparse.Namespace) -> int:
         else:
             print(f"{file}: ok" + (f" ({plural(len(report.warnings), 'warning')})" if report.warnings else ""))
     return worst
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from workflow_runner.actions import github
+    from workflow_runner.actions.prefetch import prefetch
+
+    github.set_offline(args.offline)
+    pins = asyncio.run(prefetch(_load(args.workflow), checkouts=True))
+    for what, pin in pins:
+        print(f"{what}: {pin.kind} {pin.commit} {pin.path}")
+    if not pins:
+        print(f"{args.workflow}: uses no github/… workflow or literal checkout; nothing to fetch")
+    return 0
+
+
+def _fetched(args: argparse.Namespace, path: str, run_dir: Path | None = None) -> Any:
+    """The checked workflow, after its github/… refs are pinned (fetched unless cached or --offline).
+
+    Fetching comes first so that ``with:`` is checked against the fetched files;
+    ``run_dir`` holds an earlier process's pins (a detached run, a resumed one).
+    """
+    from workflow_runner.actions import github
+    from workflow_runner.actions.prefetch import prefetch
+
+    github.set_offline(args.offline)
+    if run_dir is not None:
+        github.remember(github.read_pins(run_dir))
+    asyncio.run(prefetch(_load(path)))
+    if run_dir is not None:
+        github.record_pins(run_dir)  # and pins made later in the run (checkout) go there too
+    return _checked(path)
 
 
 def cmd_inputs(args: argparse.Namespace) -> int:
@@ -314,12 +361,14 @@ def _checked(path: str) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from workflow_runner import launch
+    from workflow_runner.actions import github
     from workflow_runner.state.rundir import RunDir
     from workflow_runner.state.store import RunStore
     from workflow_runner.userconfig import load_user_config
 
     user = load_user_config()
-    wf = _checked(args.workflow)
+    attached = RunDir.numbered(_load(args.workflow).name, args.attach_run).root if args.attach_run else None
+    wf = _fetched(args, args.workflow, attached)
     resolved = _resolve_inputs(wf, args, user)
     for warning in resolved.warnings:
         print(f"wfrun: warning: {warning}", file=sys.stderr)
@@ -334,6 +383,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             run = launch.new_run(store, wf, resolved, ["run", *args.raw_argv])
             run_dir = RunDir.numbered(wf.name, run)
             store.set_run_dir(run, str(run_dir.root))
+            github.record_pins(run_dir.root)
             if args.detach:
                 child_argv = [a for a in args.raw_argv if a not in ("--detach", "-d")]
                 return launch.detach(["run", *child_argv], store, run, run_dir.root)
@@ -362,7 +412,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         if row.status == "completed":
             print(f"run {row.id} already completed; nothing to resume")
             return 0
-        wf = _checked(row.file)
+        wf = _fetched(args, row.file, Path(row.run_dir) if row.run_dir else None)
         stored = _drop_paths(row.inputs or {}, row.secret_paths or [])
         layers = [(f"run {row.id}'s inputs", stored)]
         if args.inputs:

@@ -532,3 +532,14 @@ def load_values_file(path: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(not_a_mapping, location=Location(path))
     return data
+
+
+def check_value(workflow: Workflow, spec: dict, value: Any, dotted: str) -> str | None:
+    """Why a literal ``value`` does not fit the input ``spec`` (type, choices, min/max), or None if it does.
+
+    For values known before anything runs (a ``uses:`` step's literal ``with:``
+    entries): the same coercion as resolving inputs, so the check and the run agree.
+    """
+    resolver = _Resolver(workflow, Sources(), {}, strict=False)
+    resolver._coerce(value, spec, tuple(dotted.split(".")), ())
+    return resolver.errors[0].message if resolver.errors else None

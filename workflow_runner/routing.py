@@ -12,7 +12,7 @@ import os
 
 from workflow_runner.errors import WorkflowError, did_you_mean
 
-COMMANDS = ("run", "resume", "validate", "inputs", "graph", "schema", "actions", "runs", "status", "logs", "cancel")
+COMMANDS = ("run", "resume", "validate", "inputs", "graph", "schema", "actions", "fetch", "runs", "status", "logs", "cancel")
 TOP_OPTIONS = ("-h", "--help", "--version")
 
 

@@ -263,15 +263,12 @@ def check_uses(wf: Workflow, report: Report, seen: set[Path], chain: tuple[Path,
 
 
 def check_with(wf: Workflow, step: model.Step, called: Workflow, report: Report) -> None:
-    """``with:`` keys against the called workflow's inputs: unknown → warning, required missing → error."""
+    """``with:`` against the called workflow's inputs: unknown keys and mistyped literals (with_check), required missing."""
+    from workflow_runner.actions.with_check import check_with as check_with_values
+
     with_ = step.with_ if isinstance(step.with_, dict) else {}
     defs = called.inputs
-    for key in with_:
-        if key.startswith("$"):
-            continue
-        if key not in defs:
-            loc = wf.locate(step.path + ("with", key), key=True)
-            report.warnings.append(f"{loc}: '{step.uses}' has no input '{key}'{did_you_mean(key, defs)}; it is ignored")
+    report.errors += check_with_values(wf, step, called)
     for name, spec in defs.items():
         if not isinstance(spec, dict) or name in with_:
             continue

@@ -5,6 +5,10 @@ Search path for ``marketplace/<slug>/<version>``: each directory of
 then the ``marketplace/`` bundled with wfrun; the file is ``<dir>/<slug>/<version>.yaml``.
 Names are checked component by component and the resolved file must stay inside
 its directory (symlinks included): ``uses:`` cannot read arbitrary files.
+
+``github/<owner>/<repo>@<ref>`` resolves to a file (``with: {$yaml: …}``) of the
+cached checkout its ref is pinned to (actions/github.py fetches; resolving never
+touches the network), with the same containment checks.
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ class ActionRef:
     text: str
     path: Path | None = None
     unavailable: str | None = None
-    """Why this reference cannot run here (github offline, platform-only); a warning at validation."""
+    """Why this reference cannot run here (github not cached, platform-only); a warning at validation."""
+    commit: str | None = None
+    """For github: the commit the checkout is of."""
 
 
 def search_path() -> list[Path]:
@@ -121,15 +127,50 @@ def _workflow(text: str, rest: str, base_dir: Path, location: Location | None) -
 
 
 def _github(text: str, rest: str, location: Location | None, with_: dict) -> ActionRef:
+    """The cached checkout of the ref (pinned for this run, else what it resolved to last): no network here.
+
+    Fetching happens before validation of a run (``github.pin``); ``wfrun validate``
+    only reads the cache and warns when the ref was never fetched.
+    """
+    from workflow_runner.actions import github
+
+    owner, repo, ref = github_parts(text, rest, location)
+    rel = with_.get("$yaml", "workflow.yaml")
+    if not isinstance(rel, str):
+        return ActionRef("github", text, None, unavailable=f"'{text}': $yaml is an expression; it is resolved when the step runs")
+    check_yaml_path(text, rel, location)
+    url = github.github_url(owner, repo)
+    pin = github.cached(url, ref)
+    if pin is None:
+        why = "--offline and not in the cache" if github.SESSION.offline else "not fetched yet (wfrun fetch WORKFLOW, or run it)"
+        return ActionRef("github", text, None, unavailable=f"'{text}' is {why}")
+    return ActionRef("github", text, repo_file(text, pin.root, rel, pin.commit, location), commit=pin.commit)
+
+
+def github_parts(text: str, rest: str, location: Location | None) -> tuple[str, str, str]:
     match = re.match(r"^([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)@([A-Za-z0-9_./-]+)$", rest)
-    if not match or ".." in rest:
+    if not match or ".." in rest or rest.endswith("/") or "//" in rest:
         raise UsesError(f"uses: '{text}' must be github/<owner>/<repo>@<ref>", location=location)
     owner, repo, ref = match.groups()
-    root = wfrun_home() / "github" / owner / f"{repo}@{ref.replace('/', '_')}"
-    rel = with_.get("$yaml") if isinstance(with_.get("$yaml"), str) else "workflow.yaml"
+    _check_parts(text, [owner, repo], location)
+    return owner, repo, ref
+
+
+def check_yaml_path(text: str, rel: str, location: Location | None) -> list[str]:
+    """The parts of a ``$yaml:`` path, refused when it is absolute or has ``..``/``.git`` (no cache needed)."""
     parts = rel.split("/")
-    _check_parts(text + " $yaml " + rel, parts, location)
-    candidate = root.joinpath(*parts)
-    if candidate.is_file():
-        return ActionRef("github", text, _inside(candidate, root, text, location))
-    return ActionRef("github", text, None, unavailable=f"'{text}' is not in the local cache {root} (wfrun does not fetch from the network)")
+    if rel.startswith("/") or any(p in ("", ".", "..", ".git") for p in parts):
+        raise UsesError(f"uses: {text}: $yaml '{rel}' leaves the repository (a relative path inside it is expected)", location=location)
+    return parts
+
+
+def repo_file(text: str, root: Path, rel: str, commit: str, location: Location | None) -> Path:
+    """``$yaml:`` inside the checkout: no absolute path, no ``..``, no ``.git``, no symlink out."""
+    candidate = root.joinpath(*check_yaml_path(text, rel, location))
+    if not candidate.resolve().is_relative_to(root.resolve()):
+        raise UsesError(f"uses: {text}: $yaml '{rel}' leaves the repository (a symlink out)", location=location)
+    if not candidate.is_file():
+        near = [str(p.relative_to(root)) for p in root.rglob("*.y*ml") if ".git" not in p.relative_to(root).parts][:500]
+        raise UsesError(f"uses: {text}: $yaml '{rel}' is not in the repository at commit {commit[:12]}{did_you_mean(rel, near)}",
+                        location=location)
+    return candidate.resolve()

@@ -9,12 +9,12 @@ union of its jobs' outputs (or its declared ``outputs:``) become the step's.
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workflow_runner import inputs as inputs_mod
 from workflow_runner.actions import resolve as uses_resolve
+from workflow_runner.actions.with_check import read_undeclared
 from workflow_runner.engine import status as st
 from workflow_runner.engine.context import as_text, evaluate
 from workflow_runner.errors import InputError, UsesError, WorkflowError
@@ -35,6 +35,9 @@ async def run_uses(job: "JobRun", step: "Step", place: "Placement", env: dict[st
         raise UsesError("with: must be a mapping", location=wf.locate(step.path + ("with",)))
     base = wf.path.parent if wf.path else Path.cwd()
     ref = uses_resolve.resolve(step.uses or "", base_dir=base, location=loc, with_=with_values)
+    if ref.kind == "github" and ref.unavailable:  # not pinned before the run (found only now): fetch it now
+        await _pin_github(step.uses or "", loc)
+        ref = uses_resolve.resolve(step.uses or "", base_dir=base, location=loc, with_=with_values)
     if ref.unavailable:
         raise UsesError(ref.unavailable, location=loc)
     if ref.kind == "builtin":
@@ -47,6 +50,17 @@ async def run_uses(job: "JobRun", step: "Step", place: "Placement", env: dict[st
 
         return await run_builtin_action(called, job, step, place, env, with_values, log)
     return await _subworkflow(called, job, step, with_values, log)
+
+
+async def _pin_github(text: str, loc: Any) -> None:
+    from workflow_runner.actions import github
+
+    owner, repo, ref = uses_resolve.github_parts(text.strip(), text.strip()[len("github/"):], loc)
+    try:
+        await github.pin(github.github_url(owner, repo), ref, what=text.strip())
+    except github.GitError as exc:
+        raise UsesError(exc.message, location=loc) from None
+    github.record_pins()
 
 
 async def _subworkflow(called: Any, job: "JobRun", step: "Step", with_values: dict, log: "StepLog") -> "StepOutcome":
@@ -65,8 +79,11 @@ async def _subworkflow(called: Any, job: "JobRun", step: "Step", with_values: di
     except WorkflowError as exc:
         raise InputError(f"uses: {step.uses}: {exc.message}", location=eng.workflow.locate(step.path + ("with",))) from None
     eng.shared.secrets.extend(s for s in resolved.secrets if s not in eng.shared.secrets)
+    passed = read_undeclared(called) & set(values)
+    resolved.values.update({k: values[k] for k in passed})  # read though undeclared: pass through
     for warning in resolved.warnings:
-        log.note(f"warning: {warning}")
+        if not any(f"unknown input '{k}'" in warning for k in passed):
+            log.note(f"warning: {warning}")
     plan = make_plan(called, resolved.values)
     sub_dir = eng.run_dir.child(f"{job.key}-{step.key}")
     nested = RunEngine(plan, resolved, sub_dir, eng.shared, parent_run_dir=eng.run_dir,
@@ -105,34 +122,7 @@ async def _builtin(name: str, job: "JobRun", step: "Step", place: "Placement", e
         log.line(f"canceled: {', '.join(names)}" + (f" (running: {', '.join(hit)})" if hit else ""))
         return StepOutcome(st.COMPLETED, 0, {})
     if name == "parallelworks/checkout":
-        script = checkout_script(with_values)
-        return await job._run_script(script, place, env, env["OUTPUTS"], log)
+        from workflow_runner.actions.checkout import run_checkout
+
+        return await run_checkout(job, step, place, env, with_values, log)
     raise UsesError(f"built-in '{name}' is not available", location=job.engine.workflow.locate(step.path + ("uses",)))
-
-
-def checkout_script(with_values: dict) -> str:
-    """``parallelworks/checkout``: git clone (or update) a repository, optionally sparse."""
-    repo = with_values.get("repo")
-    if not repo:
-        raise UsesError("parallelworks/checkout needs with: repo")
-    branch = as_text(with_values.get("branch") or "")
-    path = as_text(with_values.get("path") or Path(str(repo)).stem)
-    sparse = with_values.get("sparse_checkout") or []
-    q = shlex.quote
-    lines = [
-        "set -e",
-        f"repo={q(as_text(repo))}; dest={q(path)}; branch={q(branch)}",
-        'dest="${dest/#\\~/$HOME}"',
-        'if [ -d "$dest/.git" ]; then',
-        '  git -C "$dest" fetch --depth 1 origin ${branch:+"$branch"}',
-        '  git -C "$dest" checkout -q ${branch:+"$branch"}',
-        '  git -C "$dest" pull -q --ff-only || true',
-        "else",
-        '  mkdir -p "$(dirname "$dest")"',
-        '  git clone -q --depth 1 ${branch:+--branch "$branch"} ' + ("--sparse " if sparse else "") + '"$repo" "$dest"',
-        "fi",
-    ]
-    if sparse:
-        lines.append('git -C "$dest" sparse-checkout set ' + " ".join(q(as_text(s)) for s in sparse))
-    lines.append('echo "path=$dest" >> "$OUTPUTS"')
-    return "\n".join(lines) + "\n"

@@ -188,6 +188,7 @@ def show_status(store: RunStore, run: int | str, *, as_json: bool = False, out: 
 
     if as_json:
         data = _run_dict(row)
+        data["uses"] = _pins(row)
         data["jobs"] = []
         for j in job_rows:
             jd = dataclasses.asdict(j)
@@ -213,6 +214,8 @@ def show_status(store: RunStore, run: int | str, *, as_json: bool = False, out: 
               + (f", pid {row.pid} on {row.hostname}" if not row.final and row.pid else "") + "\n")
     out.write(f"  file: {row.file}\n")
     out.write(f"  dir:  {row.run_dir or '-'}\n")
+    for what, pin in _pins(row).items():
+        out.write(f"  uses: {what} -> {str(pin.get('commit'))[:12]} ({pin.get('kind')})\n")
     if row.status == "interrupted":
         out.write("  its wfrun process ended without recording an outcome (killed?)\n")
     if not job_rows:
@@ -230,6 +233,13 @@ def show_status(store: RunStore, run: int | str, *, as_json: bool = False, out: 
             _step_lines(s, tries.get((s.job, s.index, s.cleanup, s.name), []),
                         [] if s.cleanup else batch_of.get((s.job, s.index), []), paint, out, name_width)
     return 0
+
+
+def _pins(row: RunRow) -> dict[str, dict]:
+    """The commits the run's github/… and checkout refs resolved to (actions/github.py records them)."""
+    from workflow_runner.actions.github import read_pins
+
+    return read_pins(row.run_dir)
 
 
 def _missing_job(run: int, key: str) -> Any:

@@ -66,6 +66,9 @@ class RunRecorder:
             self.meta.update(status=event.status, exit_code=event.exit_code, duration=round(event.duration, 3),
                              finished=record["time"], failures=[list(f) for f in event.failures])
             self.events.close()
+            uses = self.run_dir / "uses.json"  # commits of github/… and checkout refs (actions/github.py)
+            if uses.is_file():
+                self.meta["uses"] = json.loads(uses.read_text())
             (self.run_dir / "run.json").write_text(json.dumps({**self.meta, "jobs": self.jobs}, indent=2))
 
 
