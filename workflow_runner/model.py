@@ -107,6 +107,8 @@ class Workflow:
     """Action definitions may map output names to expressions over their jobs' needs."""
     builtin: str | None
     """Set by ``wfrun: {builtin: NAME}`` in a marketplace definition: run Python, not the jobs."""
+    accepts: tuple[str, ...]
+    """``wfrun: {accepts: [...]}``: ``with:`` keys a built-in reads besides its declared inputs."""
     tree: YMap = field(repr=False)
     """The loaded YAML, for locating anything by path."""
 
@@ -137,6 +139,7 @@ def build(tree: YMap, path: Path | None) -> tuple[Workflow, list[WorkflowError]]
         timeout=b.compile(tree.get("timeout"), ("timeout",)),
         outputs=b.compile(tree.get("outputs") or {}, ("outputs",)),
         builtin=meta.get("builtin") if isinstance(meta, dict) else None,
+        accepts=tuple(map(str, meta.get("accepts") or ())) if isinstance(meta, dict) else (),
         tree=tree,
     )
     return wf, b.errors

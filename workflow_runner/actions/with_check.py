@@ -47,7 +47,7 @@ def read_undeclared(called: Workflow) -> set[str]:
     """
     from workflow_runner.validate import job_templates
 
-    names = set()
+    names = set(called.accepts)  # a built-in's declared extras (job_runner's env:)
     for job in called.jobs.values():
         for template, _ in job_templates(job):
             for path, _ in template.references():

@@ -28,7 +28,7 @@ from workflow_runner.actions.builtins import register
 from workflow_runner.actions.job_runner.batch import (
     BACKENDS, RELAUNCH_STATES, SLURM_FAILURE, SLURM_GRACEFUL, BatchWatcher, Final, look_up, run_command,
 )
-from workflow_runner.actions.job_runner.spec import JobSpec, build_spec
+from workflow_runner.actions.job_runner.spec import JobSpec, build_spec, with_env
 from workflow_runner.actions.job_runner.stream import Streamer
 from workflow_runner.engine import status as st
 from workflow_runner.engine.context import evaluate, expand_path
@@ -64,7 +64,7 @@ def _oneline(text: str) -> str:
 
 
 def resolve_spec(definition: "Workflow", version: str, with_values: dict[str, Any], where: Any) -> JobSpec:
-    values = {k: v for k, v in with_values.items() if not str(k).startswith("$")}
+    values = {k: v for k, v in with_values.items() if not str(k).startswith("$") and k not in definition.accepts}
     try:
         resolved = inputs_mod.resolve(definition, inputs_mod.Sources([("with", values)]))
     except WorkflowError as exc:
@@ -114,6 +114,7 @@ async def job_runner_v3(definition: "Workflow", job: "JobRun", step: "Step", pla
 async def _run(definition: "Workflow", version: str, job: "JobRun", step: "Step", place: "Placement", env: dict, with_values: dict, log: "StepLog") -> "StepOutcome":
     eng = job.engine
     where = eng.workflow.locate(step.path + ("with",)) or eng.workflow.locate(step.path)
+    env = {**env, **with_env(with_values.get("env"), where)}
     spec = resolve_spec(definition, version, with_values, where)
     target = eng.shared.targets.get(str(spec.resource.get("ip") or ""), None)
     local = target is eng.shared.targets.local

@@ -167,3 +167,26 @@ def _directives(mode: str, text: Any, where: Location | None) -> list[str]:
             raise InputError(f"job_runner: {mode}.scheduler_directives: control characters in {line!r}", location=where)
         lines.append(line)
     return lines
+
+
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def with_env(value: Any, where: Location | None) -> dict[str, str]:
+    """``with: {env: {NAME: value}}``, as real workflows pass it to job_runner.
+
+    The platform's job_runner declares no ``env`` input and drops it; the workflow
+    author plainly meant the script to see these variables, so wfrun adds them
+    to the script's environment exactly like a step's own ``env:`` (values are
+    data, never shell text).
+    """
+    if value is None or value == "":
+        return {}
+    if not isinstance(value, dict):
+        raise InputError("job_runner: with: env: expects a mapping of NAME: value", location=where)
+    env: dict[str, str] = {}
+    for name, item in value.items():
+        if not isinstance(name, str) or not ENV_NAME.fullmatch(name):
+            raise InputError(f"job_runner: with: env: {name!r} is not an environment variable name", location=where)
+        env[name] = as_text(item)
+    return env
