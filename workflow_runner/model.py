@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from workflow_runner.errors import Location, SchemaError, WorkflowError
-from workflow_runner.expressions import ExpressionError, compile_condition, compile_string, contains_expression
+from workflow_runner.expressions import PLATFORM, ExpressionError, compile_condition, compile_string, contains_expression
 from workflow_runner.loader import YList, YMap, location_of
 
 Value = Any
@@ -171,7 +171,7 @@ class _Builder:
 
     def _compile_string(self, text: str, origin: Any) -> Value:
         try:
-            return compile_string(text, origin=origin)
+            return compile_string(text, origin=origin, dialect=PLATFORM)
         except ExpressionError as exc:
             self.errors.append(exc)
             return text
@@ -219,7 +219,7 @@ class _Builder:
         value = spec.get("if")
         if isinstance(value, str) and not contains_expression(value):
             try:
-                return compile_condition(value, origin=spec.origins.get("if"))
+                return compile_condition(value, origin=spec.origins.get("if"), dialect=PLATFORM)
             except ExpressionError as exc:
                 self.errors.append(exc)
                 return value

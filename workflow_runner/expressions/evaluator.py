@@ -15,6 +15,7 @@ from typing import Any, Callable, Protocol
 
 from .functions import FUNCTIONS
 from .nodes import (
+    BareWord,
     Binary,
     Call,
     ContextRef,
@@ -174,7 +175,14 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "%": modulo,
     "includes": includes,
     "!includes": lambda a, b: not includes(a, b),
+    "===": lambda a, b: strict_equals(a, b),
+    "!==": lambda a, b: not strict_equals(a, b),
 }
+
+
+def strict_equals(a: Any, b: Any) -> bool:
+    """``===`` (platform dialect): ``==`` without coercion: values of different kinds are never equal."""
+    return kind(a) == kind(b) and equals(a, b)
 
 
 def _binary(node: Binary, ctx: Context) -> Any:
@@ -211,6 +219,7 @@ def _call(node: Call, ctx: Context) -> Any:
 
 _EVAL: dict[type, Callable[[Any, Context], Any]] = {
     Literal: _literal,
+    BareWord: _literal,
     ContextRef: _context,
     StatusRef: _status,
     Property: _property,
