@@ -179,6 +179,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"{err}", file=sys.stderr)
         for warning in report.warnings:
             print(f"warning: {warning}", file=sys.stderr)
+        for hint in report.hints:
+            print(f"hint: {hint}", file=sys.stderr)
         if report.errors or (args.strict and report.warnings):
             worst = 2
         else:

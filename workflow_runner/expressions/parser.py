@@ -206,7 +206,10 @@ class _Parser:
         node = self._postfix()
         while self._at_word("get"):
             op = self._next()
-            node = Index(op.offset, node, self._postfix())
+            key = self._postfix()
+            if type(key) is BareWord:  # 'x get name': the key, as written; nothing to point out
+                key = Literal(key.offset, key.value)
+            node = Index(op.offset, node, key)
         return node
 
     def _postfix(self) -> Node:
