@@ -166,7 +166,7 @@ def _resolve_inputs(wf: Any, args: argparse.Namespace, user: Any) -> Any:
         layers.append((args.inputs, im.load_values_file(args.inputs)))
     if args.sets:
         layers.append(("--set", im.parse_set(args.sets)))
-    return im.resolve(wf, im.Sources(layers), clusters=user.clusters)
+    return im.resolve(wf, im.Sources(layers), clusters=user.clusters, named=user.named)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -351,7 +351,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             names = ", ".join(missing)
             raise InputError(f"run {row.id} used password input(s) {names}, which are never stored; give them again "
                              f"with --set {missing[0]}=... or --inputs FILE", location=Location(f"wfrun resume {row.id}"))
-        resolved = im.resolve(wf, im.Sources(layers), clusters=user.clusters)
+        resolved = im.resolve(wf, im.Sources(layers), clusters=user.clusters, named=user.named)
         opts = _launch_options(args, user)
         plan, pool = launch.prepare(wf, resolved, opts)
         killed = launch.kill_leftovers(launch.run_token(store.path, row.id))
