@@ -10,8 +10,8 @@ Platform pickers whose values live in the platform (``kubernetes-clusters``,
 ``bucket``, ``storage``) take their value from ``--inputs``/``--set``, or from
 the user config section of the same name (userconfig.py): a list of names, or a
 map name → value. A name listed there is checked (with did-you-mean); a map
-entry's value replaces the name; ``autoselect: true`` makes the first entry the
-default.
+entry's value replaces the name; an input with no value and no default takes
+the section's only entry, or its first one when the input has ``autoselect: true``.
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ STRING_TYPES = {
 NAMED_TYPES = {"kubernetes-clusters", "kubernetes-namespaces", "kubernetes-pvc", "organization-groups", "bucket", "storage"}
 """Picker types whose names may be listed in the user config section of the same name."""
 RESOURCE_TYPES = {"compute-clusters", "compute-resources"}
-WORKSPACE_NAMES = ("", "local", "localhost", "workspace")
-"""Resource names meaning "run here": the platform's user workspace (``include-workspace``) is this machine."""
+HERE_NAMES = ("", "local", "localhost")
+"""Resource names that always mean "run on this machine"."""
+WORKSPACE = "workspace"
+"""The platform's user workspace (``include-workspace``): this machine, unless the config names a cluster so."""
 
 
 class BadValue(Exception):
@@ -231,7 +233,7 @@ def coerce_list(r: Resolver, value: Any, spec: dict, path: tuple, def_path: tupl
 def coerce_resource(r: Resolver, value: Any, spec: dict, path: tuple, def_path: tuple) -> Any:
     if isinstance(value, str):
         named = r.clusters.get(value)
-        if named is None and value in WORKSPACE_NAMES:
+        if value in HERE_NAMES or (named is None and value == WORKSPACE):
             return local_resource()
         if named is None:
             hint = did_you_mean(value, r.clusters)
@@ -262,9 +264,9 @@ def coerce_named(r: Resolver, value: Any, spec: dict, path: tuple, def_path: tup
 
 
 def autoselected(r: Resolver, spec: dict) -> Any:
-    """The default of a picker with ``autoselect: true`` and no default: the first configured entry, if any."""
+    """The default of a picker without one: the config section's only entry, or its first with ``autoselect: true``."""
     section = r.named.get(spec.get("type"))
-    if spec.get("autoselect") is not True or not section:
+    if not section or (spec.get("autoselect") is not True and len(section) != 1):
         return None
     first = next(iter(section))
     return section[first] if isinstance(section, dict) else first

@@ -28,6 +28,7 @@ from workflow_runner.input_types import (
     COERCE,
     DEFAULT_COERCER,
     EMPTY,
+    NAMED_TYPES,
     RESOURCE_TYPES,
     BadValue,
     autoselected,
@@ -253,7 +254,7 @@ class _Resolver:
             elif spec.get("type") == "list" and isinstance(value, list) and _is_item_group(spec.get("template")):
                 value = self._list_visibility(spec["template"], value, p, dp + ("template",))
             elif value is None and self.strict and not attrs["optional"] and not attrs["hidden"] and not self._has_error(dotted):
-                self._error(p, "is required but has no value", missing=True, def_path=dp)
+                self._error(p, "is required but has no value", missing=True, def_path=dp, kind=spec.get("type", "string"))
             out[name] = value
         return out
 
@@ -294,11 +295,15 @@ class _Resolver:
         """Already reported (its own bad value, or its group's): a 'required' error would only repeat it."""
         return any(dotted == e or dotted.startswith(e + ".") for e in self.errored)
 
-    def _error(self, path: tuple, message: str, *, missing: bool = False, from_default: bool = False, def_path: tuple = ()) -> None:
+    def _error(self, path: tuple, message: str, *, missing: bool = False, from_default: bool = False, def_path: tuple = (),
+               kind: str = "") -> None:
         dotted = ".".join(path)
         self.errored.add(dotted)
         if missing:
             msg = f"input '{dotted}' {message} (set it in --inputs FILE or with --set {dotted}=VALUE)"
+            if kind in NAMED_TYPES:
+                msg = (f"input '{dotted}' ({kind}) {message}: set it in --inputs FILE or with --set {dotted}=NAME, "
+                       f"or name it in a '{kind}:' section of the wfrun config (its only entry, or with autoselect its first, is the default)")
             self.errors.append(InputError(msg, location=self.wf.locate(def_path, key=True)))
         elif from_default:
             self.errors.append(InputError(f"default of input '{dotted}' {message}", location=self.wf.locate(def_path + ("default",))))

@@ -10,7 +10,8 @@
       known_hosts: ~/.ssh/known_hosts
       identity_files: [~/.ssh/id_ed25519]
     # values of the platform's pickers (input types of the same name): a list of
-    # names, or a map name → value; with `autoselect: true` the first is the default
+    # names, or a map name → value; the only entry (or with `autoselect: true` the
+    # first) is the default of an input of that type that has none
     kubernetes-clusters: [prod-k8s]
     kubernetes-namespaces: [default, ml-team]
     kubernetes-pvc: [shared-data]

@@ -49,6 +49,11 @@ class BareWord(Literal):
 
 
 @dataclass(frozen=True, slots=True)
+class ListIndex(Node):
+    """``index`` in ``inputs.list.[index]`` (platform dialect): the entry being resolved; indexes nothing elsewhere."""
+
+
+@dataclass(frozen=True, slots=True)
 class ContextRef(Node):
     """A bare context name (lower-cased), or ``'.'`` for a self-relative ``.name``."""
 

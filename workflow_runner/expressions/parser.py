@@ -41,6 +41,7 @@ from .nodes import (
     ContextRef,
     Filter,
     Index,
+    ListIndex,
     Literal,
     Logical,
     Node,
@@ -271,7 +272,7 @@ class _Parser:
         if lower in STATUS_KEYWORDS:
             return StatusRef(token.offset, lower)
         if self.dialect.list_items and lower == LIST_INDEX_CONTEXT:
-            return ContextRef(token.offset, lower)
+            return ListIndex(token.offset)
         if self.dialect.bare_words and self._peek().kind not in (".", "[") and lower not in _KEYWORD_FOLDED:
             return BareWord(token.offset, name)
         choices = sorted(CONTEXT_NAMES | STATUS_KEYWORDS | {"true", "false", "null"})
