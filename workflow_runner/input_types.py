@@ -268,8 +268,7 @@ def autoselected(r: Resolver, spec: dict) -> Any:
     section = r.named.get(spec.get("type"))
     if not section or (spec.get("autoselect") is not True and len(section) != 1):
         return None
-    first = next(iter(section))
-    return section[first] if isinstance(section, dict) else first
+    return next(iter(section))  # a name: coercion maps it to its value
 
 
 def coerce_group_value(r: Resolver, value: Any, spec: dict, path: tuple, def_path: tuple) -> Any:
