@@ -46,6 +46,8 @@ class Template:
     origin: ScalarOrigin | None
     is_single: bool = field(compare=False)
     parts: tuple[str | Node, ...] = field(compare=False, repr=False)
+    bare: tuple[nodes.BareWord, ...] = field(default=(), compare=False, repr=False)
+    """The bare words read as strings (platform dialect), found once at compile time."""
 
     def evaluate(self, ctx: Context) -> Any:
         """The typed value (single expression) or the rendered string; errors are located ExpressionErrors."""
@@ -78,14 +80,13 @@ class Template:
 
     def bare_words(self) -> list[tuple[str, Location | None]]:
         """Bare words read as strings (platform dialect), with where each one is, in source order."""
-        found = [word for part in self.parts if type(part) is not str for word in nodes.bare_words(part)]
-        return [(word.value, self._locate(word.offset)) for word in sorted(found, key=lambda w: w.offset)]
+        return [(word.value, self._locate(word.offset)) for word in self.bare]
 
     def _locate(self, offset: int | None) -> Location | None:
         return _locate(self.origin, self.source, offset or 0)
 
 
-_COMPILED: dict[tuple[str, str], tuple[bool, tuple]] = {}
+_COMPILED: dict[tuple[str, str], tuple[bool, tuple, tuple]] = {}
 """Parsed parts by source text: ASTs hold offsets into the text, not file positions, so
 identical strings (``${{ inputs.resource.ip }}`` on every job) share one parse."""
 
@@ -100,11 +101,11 @@ def compile_string(text: str, *, origin: ScalarOrigin | None = None, dialect: Di
     key = (text, dialect.name)
     cached = _COMPILED.get(key)
     if cached is not None:
-        return Template(text, origin, cached[0], cached[1])
+        return Template(text, origin, *cached)
     template = _compile(text, origin, dialect)
     if len(_COMPILED) >= 8192:
         _COMPILED.clear()
-    _COMPILED[key] = (template.is_single, template.parts)
+    _COMPILED[key] = (template.is_single, template.parts, template.bare)
     return template
 
 
@@ -128,7 +129,7 @@ def _compile(text: str, origin: ScalarOrigin | None, dialect: Dialect) -> Templa
     if position < len(text):
         parts.append(text[position:])
     is_single = len(spans) == 1 and spans[0] == (0, len(text))
-    return Template(text, origin, is_single, tuple(parts))
+    return Template(text, origin, is_single, tuple(parts), _bare_words(parts))
 
 
 def compile_condition(text: str, *, origin: ScalarOrigin | None = None, dialect: Dialect = GITHUB) -> Template:
@@ -147,7 +148,12 @@ def compile_condition(text: str, *, origin: ScalarOrigin | None = None, dialect:
         raise ExpressionError(e.message, location=_locate(origin, text, e.offset or 0)) from None
     except RecursionError:
         raise ExpressionError(TOO_DEEP, location=_locate(origin, text, 0)) from None
-    return Template(text, origin, True, (node,))
+    return Template(text, origin, True, (node,), _bare_words([node]))
+
+
+def _bare_words(parts: list[str | Node]) -> tuple[nodes.BareWord, ...]:
+    found = [word for part in parts if type(part) is not str for word in nodes.bare_words(part)]
+    return tuple(sorted(found, key=lambda w: w.offset))
 
 
 def _scan(text: str, quotes: str = "'") -> Iterator[tuple[int, int, int, int]]:
