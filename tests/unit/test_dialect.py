@@ -10,6 +10,8 @@ import json
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from workflow_runner.cli import main
 from workflow_runner.errors import ScalarOrigin
@@ -268,3 +270,31 @@ def test_a_required_field_of_a_list_entry_is_reported_with_its_index(write, caps
     err = capsys.readouterr().err
     assert "input 'workers.1.slurm.partition' is required but has no value" in err
     assert "workers.0" not in err
+
+
+# -- fuzz: the dialect's extra syntax never escapes as anything but a value or an ExpressionError --------
+
+DIALECT_TOKENS = [
+    "inputs", "workers", "a", "New", "None", "yaml", "index", ".", "[", "]", "(", ")", "\"x\"", "\"\"", "\"", "'y'",
+    "===", "!==", "==", "!=", "=", "!", "&&", "||", "?", ":", "get", "includes", "1", "null", "True", "true", ".hidden",
+    ".[", "[index]", "contains(", ",", " ", "}}", "${{",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(DIALECT_TOKENS), max_size=20), st.sampled_from([None, 0, 1, 5]))
+def test_dialect_token_soup(tokens, index):
+    text = "${{ " + " ".join(tokens) + " }}"
+    try:
+        template = compile_string(text, origin=FLOW, dialect=PLATFORM)
+    except ExpressionError as e:
+        assert e.message and e.location is not None
+        return
+    if isinstance(template, str):
+        return
+    template.references()
+    template.bare_words()
+    try:
+        template.evaluate(Context({**VALUES, ".": {"hidden": True}, "index": index}))
+    except ExpressionError as e:
+        assert e.message and e.location is not None
