@@ -206,7 +206,7 @@ def _resolve_inputs(wf: Any, args: argparse.Namespace, user: Any) -> Any:
         layers.append((args.inputs, im.load_values_file(args.inputs)))
     if args.sets:
         layers.append(("--set", im.parse_set(args.sets)))
-    return im.resolve(wf, im.Sources(layers), clusters=user.clusters, unknown_is_error=True)
+    return im.resolve(wf, im.Sources(layers), clusters=user.clusters, named=user.named, unknown_is_error=True)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -221,6 +221,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"{err}", file=sys.stderr)
         for warning in report.warnings:
             print(f"warning: {warning}", file=sys.stderr)
+        for hint in report.hints:
+            print(f"hint: {hint}", file=sys.stderr)
         if report.errors or (args.strict and report.warnings):
             worst = 2
         else:
@@ -425,7 +427,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
             names = ", ".join(missing)
             raise InputError(f"run {row.id} used password input(s) {names}, which are never stored; give them again "
                              f"with --set {missing[0]}=... or --inputs FILE", location=Location(f"wfrun resume {row.id}"))
-        resolved = im.resolve(wf, im.Sources(layers), clusters=user.clusters, unknown_is_error=True)
+        resolved = im.resolve(wf, im.Sources(layers), clusters=user.clusters, named=user.named, unknown_is_error=True)
         opts = _launch_options(args, user)
         plan, pool = launch.prepare(wf, resolved, opts)
         killed = launch.kill_leftovers(launch.run_token(store.path, row.id))

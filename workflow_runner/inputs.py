@@ -12,38 +12,34 @@ are collected so every log line and every stored value can be masked.
 from __future__ import annotations
 
 import copy
-import getpass
 import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from workflow_runner.errors import InputError, Location, WorkflowError, did_you_mean
 from workflow_runner.expressions import Context, ExpressionError, Template, render
 from workflow_runner.model import Workflow
 
-STRING_TYPES = {
-    "string", "editor", "password", "header", "slurm-partitions", "slurm-accounts", "slurm-qos",
-    "bucket", "storage", "organization-groups", "kubernetes-clusters", "kubernetes-namespaces",
-    "kubernetes-namespace", "kubernetes-cluster", "text", "textarea",
-}
-RESOURCE_TYPES = {"compute-clusters", "compute-resources"}
+from workflow_runner.expressions.dialect import LIST_INDEX_CONTEXT
+from workflow_runner.input_types import (
+    ABSENT,
+    COERCE,
+    DEFAULT_COERCER,
+    EMPTY,
+    NAMED_TYPES,
+    RESOURCE_TYPES,
+    BadValue,
+    autoselected,
+    current_user,
+    describe,
+    local_resource,
+    number_text,
+)
+
 MASK = "***"
-
-
-def local_resource() -> dict[str, Any]:
-    """The embedded default resource: no ip, so everything runs on this machine."""
-    user = _user()
-    return {
-        "id": "local", "ip": "", "name": "local", "namespace": user, "user": user,
-        "type": "local", "provider": "local", "schedulerType": "", "uri": "",
-    }
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no passwd entry (containers)
-        return "user"
+_user = current_user  # launch.py's name for it
 
 
 @dataclass
@@ -134,13 +130,17 @@ def parse_set(items: list[str]) -> dict[str, Any]:
 
 
 class _Resolver:
-    def __init__(self, workflow: Workflow, sources: Sources, clusters: dict[str, Any], strict: bool) -> None:
+    def __init__(self, workflow: Workflow, sources: Sources, clusters: dict[str, Any], strict: bool, named: dict[str, Any]) -> None:
         self.wf = workflow
         self.sources = sources
         self.user = sources.merged()
         self.clusters = clusters
+        self.named = named
+        """User config sections of the platform pickers (input_types.NAMED_TYPES)."""
         self.strict = strict
         self.unknown_is_error = False
+        self.index: int | None = None
+        """Position of the list entry whose template is being resolved: ``index`` in ``inputs.list.[index]``."""
         self.errors: list[WorkflowError] = []
         self.errored: set[str] = set()
         self.result = ResolvedInputs(values={})
@@ -155,7 +155,7 @@ class _Resolver:
         for _ in range(12):  # defaults over other inputs: iterate to a fixed point
             self.errors, self.errored, self.result.secrets = [], set(), []
             self.current = values
-            new = self._group(defs, self.user, values, (), ("on", "execute", "inputs"))
+            new = self.group(defs, self.user, values, (), ("on", "execute", "inputs"))
             if new == values:
                 break
             values = new
@@ -168,52 +168,54 @@ class _Resolver:
             raise_all(self.errors)
         return self.result
 
-    def _group(self, defs: dict, user: Any, current: dict, path: tuple, def_path: tuple) -> dict[str, Any]:
+    def group(self, defs: dict, user: Any, current: dict, path: tuple, def_path: tuple) -> dict[str, Any]:
         out: dict[str, Any] = {}
         user = user if isinstance(user, dict) else {}
         for name, spec in defs.items():
             if not isinstance(spec, dict):
                 continue
             value = self._value(name, spec, user, current, path + (name,), def_path + (name,))
-            if value is not _ABSENT:
+            if value is not ABSENT:
                 out[name] = value
         return out
 
     def _value(self, name: str, spec: dict, user: dict, current: dict, path: tuple, def_path: tuple) -> Any:
         kind = spec.get("type", "string")
         if kind == "header":
-            return _ABSENT
+            return ABSENT
         if kind == "group":
             sub_user = user.get(name)
             if sub_user is not None and not isinstance(sub_user, dict):
-                self._error(path, f"must be a mapping of its items, got {_describe(sub_user)}")
+                self._error(path, f"must be a mapping of its items, got {describe(sub_user)}")
                 sub_user = {}
-            return self._group(spec.get("items") or {}, sub_user or {}, current, path, def_path + ("items",))
+            return self.group(spec.get("items") or {}, sub_user or {}, current, path, def_path + ("items",))
         if name in user:
-            return self._coerce(user[name], spec, path, def_path)
+            return self.coerce(user[name], spec, path, def_path)
         default = spec.get("default")
         if isinstance(default, Template) or isinstance(default, (dict, list)):
             before = len(self.errors)
-            default = self._eval(default, current, {}, def_path + ("default",))
+            default = self._eval(default, current, self._siblings(spec, current, def_path), def_path + ("default",))
             if len(self.errors) > before:  # reported: not also 'required'
                 self.errored.add(".".join(path))
         if default is None and kind in RESOURCE_TYPES:
             return local_resource()
-        if default is None and "default" not in spec and kind in _EMPTY:
-            return copy.deepcopy(_EMPTY[kind])
+        if default is None and "default" not in spec and kind in EMPTY:
+            return copy.deepcopy(EMPTY[kind])
+        if default is None and "default" not in spec:
+            default = autoselected(self, spec)
         if default is None:
             return None
-        return self._coerce(default, spec, path, def_path, from_default=True)
+        return self.coerce(default, spec, path, def_path, from_default=True)
 
     # -- coercion ----------------------------------------------------------
 
-    def _coerce(self, value: Any, spec: dict, path: tuple, def_path: tuple, from_default: bool = False) -> Any:
+    def coerce(self, value: Any, spec: dict, path: tuple, def_path: tuple, from_default: bool = False) -> Any:
         kind = spec.get("type", "string")
         if value is None:
             return None
         try:
-            out = _COERCE.get(kind, _coerce_any)(self, value, spec, path, def_path)
-        except _Bad as bad:
+            out = COERCE.get(kind, DEFAULT_COERCER)(self, value, spec, path, def_path)
+        except BadValue as bad:
             self._error(path, str(bad), from_default=from_default, def_path=def_path)
             return None
         if kind == "password" and isinstance(out, str) and out and out not in self.result.secrets:
@@ -230,7 +232,7 @@ class _Resolver:
                 limit = self._eval(limit, self.current, {}, def_path + (bound,))
             if isinstance(limit, (int, float)) and not isinstance(limit, bool) and not ok(value, limit):
                 word = "at least" if bound == "min" else "at most"
-                self._error(path, f"must be {word} {_num(limit)}, got {_num(value)}", from_default=from_default, def_path=def_path)
+                self._error(path, f"must be {word} {number_text(limit)}, got {number_text(value)}", from_default=from_default, def_path=def_path)
 
     # -- visibility --------------------------------------------------------
 
@@ -240,10 +242,7 @@ class _Resolver:
             if not isinstance(spec, dict) or name not in values:
                 continue
             p, dp = path + (name,), def_path + (name,)
-            attrs: dict[str, Any] = {}
-            for attr in ("hidden", "optional", "ignore"):
-                raw = spec.get(attr, False)
-                attrs[attr] = bool(self._eval(raw, self.current, attrs, dp + (attr,))) if isinstance(raw, Template) else bool(raw)
+            attrs = self._siblings(spec, self.current, dp)
             dotted = ".".join(p)
             if attrs["ignore"]:
                 self.result.ignored.append(dotted)
@@ -253,15 +252,40 @@ class _Resolver:
             value = values[name]
             if spec.get("type") == "group" and isinstance(value, dict):
                 value = self._apply_visibility(spec.get("items") or {}, value, p, dp + ("items",))
+            elif spec.get("type") == "list" and isinstance(value, list) and _is_item_group(spec.get("template")):
+                value = self._list_visibility(spec["template"], value, p, dp + ("template",))
             elif value is None and self.strict and not attrs["optional"] and not attrs["hidden"] and not self._has_error(dotted):
-                self._error(p, "is required but has no value", missing=True, def_path=dp)
+                self._error(p, "is required but has no value", missing=True, def_path=dp, kind=spec.get("type", "string"))
             out[name] = value
         return out
 
     # -- helpers -----------------------------------------------------------
 
-    def _eval(self, value: Any, current: dict, own: dict, def_path: tuple) -> Any:
-        ctx = Context(values={"inputs": current, ".": own, "env": {}, "org": {}})
+    def _list_visibility(self, template: dict, items: list, path: tuple, def_path: tuple) -> list:
+        """``hidden``/``ignore``/``optional`` of every entry's fields, each seeing its own entry as ``[index]``."""
+        out = []
+        for i, item in enumerate(items):
+            with self.list_item(i):
+                out.append(self._apply_visibility(template, item, path + (str(i),), def_path) if isinstance(item, dict) else item)
+        return out
+
+    @contextmanager
+    def list_item(self, index: int) -> Iterator[None]:
+        outer, self.index = self.index, index
+        try:
+            yield
+        finally:
+            self.index = outer
+
+    def evaluate(self, value: Any, def_path: tuple) -> Any:
+        """An attribute expression (``option-key``) over the inputs as computed so far."""
+        return self._eval(value, self.current, {}, def_path)
+
+    def _siblings(self, spec: dict, current: dict, def_path: tuple) -> SiblingAttributes:
+        return SiblingAttributes(spec, lambda raw, own, attr: self._eval(raw, current, own, def_path + (attr,)))
+
+    def _eval(self, value: Any, current: dict, own: Any, def_path: tuple) -> Any:
+        ctx = Context(values={"inputs": current, ".": own, "env": {}, "org": {}, LIST_INDEX_CONTEXT: self.index})
         try:
             return render(value, ctx)
         except ExpressionError as exc:
@@ -272,11 +296,15 @@ class _Resolver:
         """Already reported (its own bad value, or its group's): a 'required' error would only repeat it."""
         return any(dotted == e or dotted.startswith(e + ".") for e in self.errored)
 
-    def _error(self, path: tuple, message: str, *, missing: bool = False, from_default: bool = False, def_path: tuple = ()) -> None:
+    def _error(self, path: tuple, message: str, *, missing: bool = False, from_default: bool = False, def_path: tuple = (),
+               kind: str = "") -> None:
         dotted = ".".join(path)
         self.errored.add(dotted)
         if missing:
             msg = f"input '{dotted}' {message} (set it in --inputs FILE or with --set {dotted}=VALUE)"
+            if kind in NAMED_TYPES:
+                msg = (f"input '{dotted}' ({kind}) {message}: set it in --inputs FILE or with --set {dotted}=NAME, "
+                       f"or name it in a '{kind}:' section of the wfrun config (its only entry, or with autoselect its first, is the default)")
             self.errors.append(InputError(msg, location=self.wf.locate(def_path, key=True)))
         elif from_default:
             self.errors.append(InputError(f"default of input '{dotted}' {message}", location=self.wf.locate(def_path + ("default",))))
@@ -300,173 +328,47 @@ class _Resolver:
                 self._warn_unknown(spec.get("items") or {}, value, path + (name,))
 
 
-class _Bad(Exception):
-    pass
+
+class SiblingAttributes(Mapping):
+    """An input's own attributes as ``${{ .hidden }}`` sees them, each evaluated when first read.
+
+    Lazy so that any order works (``hidden: ${{ .ignore }}`` before ``ignore:``);
+    ``hidden``/``ignore``/``optional`` read as booleans. An attribute that refers
+    back to itself through others reads as null (false) instead of looping.
+    """
+
+    FLAGS = ("hidden", "optional", "ignore")
+
+    def __init__(self, spec: dict, evaluate: Callable[[Any, "SiblingAttributes", str], Any]) -> None:
+        self.spec = spec
+        self.evaluate = evaluate
+        self.done: dict[str, Any] = {}
+        self.busy: set[str] = set()
+
+    def __getitem__(self, name: str) -> Any:
+        if name in self.done:
+            return self.done[name]
+        if name not in self.spec and name not in self.FLAGS:
+            raise KeyError(name)
+        if name in self.busy:
+            return None
+        self.busy.add(name)
+        raw = self.spec.get(name, False)
+        value = self.evaluate(raw, self, name) if isinstance(raw, Template) else raw
+        self.busy.discard(name)
+        self.done[name] = bool(value) if name in self.FLAGS else value
+        return self.done[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*self.FLAGS, *self.spec]))
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
 
 
-_ABSENT = object()
-_EMPTY: dict[str, Any] = {"boolean": False, "list": []}
-"""Values of inputs declared without a default that need none (an unchecked box, no rows)."""
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"boolean {str(value).lower()}"
-    if isinstance(value, (int, float)):
-        return f"number {_num(value)}"
-    if isinstance(value, str):
-        return f"'{value}'" if len(value) < 40 else "a long string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return "null"
-
-
-def _num(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _coerce_any(r: _Resolver, value: Any, spec: dict, path: tuple, def_path: tuple) -> Any:
-    if isinstance(value, (dict, list)):
-        raise _Bad(f"must be text, got {_describe(value)}")
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return _num(value)
-    return value
-
-
-def _coerce_number(r: _Resolver, value: Any, spec: dict, path: tuple, def_path: tuple) -> Any:
-    integer = spec.get("type") == "integer"
-    if isinstance(value, bool) or isinstance(value, (dict, list)):
-        raise _Bad(f"must be {'an integer' if integer else 'a number'}, got {_describe(value)}")
-    if isinstance(value, str):
-        try:
-            value = float(value.strip()) if any(c in value for c in ".eE") or value.strip().lower() in ("nan", "inf") else int(value.strip())
-        except ValueError:
-            raise _Bad(f"must be {'an integer' if integer else 'a number'}, got {_describe(value)}") from None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if integer and not isinstance(value, int):
-        raise _Bad(f"must be an integer, got {_describe(value)}")
-    return value
-
-
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0", ""}
-
-
-def _coerce_bool(r: _Resolver, value: Any, spec: dict, path: tuple, def_path: tuple) -> Any:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    if isinstance(value, (int, float)) and value in (0, 1):
-        return bool(value)
-    raise _Bad(f"must be true or false, got {_describe(value)}")
-
-
-def option_values(spec: dict) -> list[Any] | None:
-    options = spec.get("options")
-    if options is None:
-        return None
-    if isinstance(options, dict):
-        key = spec.get("option-key")
-        out = []
-        for name, opt in options.items():
-            if isinstance(opt, dict):
-                out.append(opt.get(key) if key else opt.get("value", name))
-            else:
-                out.append(name)
-        return out
-    out = []
-    for opt in options if isinstance(options, list) else []:
-        out.append(opt.get("value", opt.get("label")) if isinstance(opt, dict) else opt)
-    return out
-
-
-def _coerce_choice(r: _Resolver, value: Any, spec: dict, path: tuple, def_path: tuple) -> Any:
-    allowed = option_values(spec)
-    if allowed is None or any(isinstance(a, Template) for a in allowed):
-        return value
-    for choice in allowed:
-        if choice == value or (isinstance(choice, str) and str(value) == choice) or (not isinstance(choice, str) and str(choice) == str(value)):
-            return choice
-    shown = ", ".join(repr(a) if isinstance(a, str) else json.dumps(a) for a in allowed)
-    raise _Bad(f"must be one of {shown}; got {_describe(value)}{did_you_mean(str(value), [str(a) for a in allowed])}")
-
-
-def _coerce_multi(r: _Resolver, value: Any, spec: dict, path: tuple, def_path: tuple) -> Any:
-    if isinstance(value, str) and value.strip().startswith("["):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise _Bad(f"must be a list of choices, got {_describe(value)}") from None
-    elif isinstance(value, str):
-        value = [v.strip() for v in value.split(",") if v.strip()]
-    if not isinstance(value, list):
-        raise _Bad(f"must be a list of choices, got {_describe(value)}")
-    return [_coerce_choice(r, v, spec, path, def_path) for v in value]
-
-
-def _coerce_list(r: _Resolver, value: Any, spec: dict, path: tuple, def_path: tuple) -> Any:
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise _Bad(f"must be a list, got {_describe(value)}") from None
-    if not isinstance(value, list):
-        raise _Bad(f"must be a list, got {_describe(value)}")
-    template = spec.get("template")
-    if not isinstance(template, dict):
-        return value
-    single = "type" in template and not all(isinstance(v, dict) for v in template.values())
-    out = []
-    for i, item in enumerate(value):
-        item_path = path + (str(i),)
-        if single:
-            out.append(r._coerce(item, template, item_path, def_path + ("template",)))
-        else:
-            out.append(r._group(template, item if isinstance(item, dict) else {}, r.current, item_path, def_path + ("template",)))
-    return out
-
-
-def _coerce_resource(r: _Resolver, value: Any, spec: dict, path: tuple, def_path: tuple) -> Any:
-    if isinstance(value, str):
-        if value in ("", "local", "localhost"):
-            return local_resource()
-        named = r.clusters.get(value)
-        if named is None:
-            hint = did_you_mean(value, r.clusters)
-            raise _Bad(f"names unknown cluster '{value}'{hint} (define it under 'clusters:' in the wfrun config)")
-        value = {"name": value, **named}
-    if not isinstance(value, dict):
-        raise _Bad(f"must be a resource mapping (ip, user, schedulerType, ...) or a cluster name, got {_describe(value)}")
-    out = {k: "" for k in ("id", "ip", "name", "namespace", "user", "type", "provider", "schedulerType", "uri")}
-    out.update(value)
-    if out["schedulerType"] not in ("", "slurm", "pbs", None):
-        raise _Bad(f"has schedulerType '{out['schedulerType']}'; expected 'slurm', 'pbs' or ''")
-    return out
-
-
-def _coerce_group_value(r: _Resolver, value: Any, spec: dict, path: tuple, def_path: tuple) -> Any:
-    return value
-
-
-_COERCE = {
-    "number": _coerce_number,
-    "integer": _coerce_number,
-    "boolean": _coerce_bool,
-    "dropdown": _coerce_choice,
-    "multi-dropdown": _coerce_multi,
-    "list": _coerce_list,
-    "group": _coerce_group_value,
-    **{t: _coerce_resource for t in RESOURCE_TYPES},
-    **{t: _coerce_any for t in STRING_TYPES},
-}
+def _is_item_group(template: Any) -> bool:
+    """A list template that is a map of inputs (entries are objects), not one input definition."""
+    return isinstance(template, dict) and not ("type" in template and not all(isinstance(v, dict) for v in template.values()))
 
 
 def resolve(
@@ -475,15 +377,17 @@ def resolve(
     *,
     clusters: dict[str, Any] | None = None,
     strict: bool = True,
+    named: dict[str, Any] | None = None,
     unknown_is_error: bool = False,
 ) -> ResolvedInputs:
     """The ``inputs`` context. ``strict=False`` (validation) skips the required-value check.
 
+    ``clusters`` and ``named`` are the user config's cluster and picker sections (userconfig.py).
     ``unknown_is_error``: a value for an input the workflow does not declare is
     an error (``--set``/``--inputs``: a typo must not run with the default), not
     a warning (``with:`` of a called workflow, where extra keys are ignored).
     """
-    resolver = _Resolver(workflow, sources or Sources(), clusters or {}, strict)
+    resolver = _Resolver(workflow, sources or Sources(), clusters or {}, strict, named or {})
     resolver.unknown_is_error = unknown_is_error
     return resolver.resolve()
 

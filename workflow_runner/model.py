@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from workflow_runner.errors import Location, SchemaError, WorkflowError
-from workflow_runner.expressions import ExpressionError, compile_condition, compile_string, contains_expression
+from workflow_runner.expressions import PLATFORM, ExpressionError, compile_condition, compile_string, contains_expression
 from workflow_runner.loader import YList, YMap, location_of
 
 Value = Any
@@ -90,6 +90,8 @@ class Job:
     resources: Resources | None
     path: tuple
     loc: Location
+    early_cancel: Value = None
+    """The job's ``early-cancel:``; already copied into every step that has none of its own."""
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,7 @@ class _Builder:
 
     def _compile_string(self, text: str, origin: Any) -> Value:
         try:
-            return compile_string(text, origin=origin)
+            return compile_string(text, origin=origin, dialect=PLATFORM)
         except ExpressionError as exc:
             self.errors.append(exc)
             return text
@@ -184,7 +186,8 @@ class _Builder:
         needs = spec.get("needs") or []
         if isinstance(needs, str):
             needs = [needs]
-        steps = tuple(self.step(path, i, s) for i, s in enumerate(spec.get("steps") or []))
+        early_cancel = self._item(spec, "early-cancel", path)
+        steps = tuple(self.step(path, i, s, early_cancel) for i, s in enumerate(spec.get("steps") or []))
         self._check_step_ids(path, steps)
         strategy = spec.get("strategy")
         resources = spec.get("resources")
@@ -210,6 +213,7 @@ class _Builder:
             else None,
             path=path,
             loc=self.loc(path),
+            early_cancel=early_cancel,
         )
 
     def _item(self, spec: Any, key: str, path: tuple, default: Any = None) -> Value:
@@ -222,7 +226,7 @@ class _Builder:
         value = spec.get("if")
         if isinstance(value, str) and not contains_expression(value):
             try:
-                return compile_condition(value, origin=spec.origins.get("if"))
+                return compile_condition(value, origin=spec.origins.get("if"), dialect=PLATFORM)
             except ExpressionError as exc:
                 self.errors.append(exc)
                 return value
@@ -233,7 +237,8 @@ class _Builder:
             return None
         return SSHSpec(self._item(spec, "remoteHost", path), self._item(spec, "jumpNodeHost", path))
 
-    def step(self, job_path: tuple, index: int, spec: YMap) -> Step:
+    def step(self, job_path: tuple, index: int, spec: YMap, job_early_cancel: Value = None) -> Step:
+        """One step; a job-level ``early-cancel`` applies to every step that does not set its own."""
         path = job_path + ("steps", index)
         has_run, has_uses = "run" in spec, "uses" in spec
         if has_run == has_uses:
@@ -254,7 +259,7 @@ class _Builder:
             working_directory=self._item(spec, "working-directory", path),
             ssh=self.ssh(spec.get("ssh"), path + ("ssh",)),
             cleanup=self._item(spec, "cleanup", path),
-            early_cancel=self._item(spec, "early-cancel", path),
+            early_cancel=self._item(spec, "early-cancel", path, job_early_cancel),
             retry=Retry(
                 max_retries=self._item(retry, "max-retries", path + ("retry",), 0),
                 interval=self._item(retry, "interval", path + ("retry",), 0),

@@ -9,6 +9,15 @@
     ssh:
       known_hosts: ~/.ssh/known_hosts
       identity_files: [~/.ssh/id_ed25519]
+    # values of the platform's pickers (input types of the same name): a list of
+    # names, or a map name → value; the only entry (or with `autoselect: true` the
+    # first) is the default of an input of that type that has none
+    kubernetes-clusters: [prod-k8s]
+    kubernetes-namespaces: [default, ml-team]
+    kubernetes-pvc: [shared-data]
+    organization-groups: [my-group]
+    bucket: {results: s3://my-results-bucket}
+    storage: [scratch]
 """
 
 from __future__ import annotations
@@ -21,12 +30,18 @@ from typing import Any
 from workflow_runner.errors import LoadError, Location
 
 
+NAMED_SECTIONS = ("kubernetes-clusters", "kubernetes-namespaces", "kubernetes-pvc", "organization-groups", "bucket", "storage")
+"""Config sections that name the values of the platform input type of the same name (input_types.py)."""
+
+
 @dataclass
 class UserConfig:
     clusters: dict[str, Any] = field(default_factory=dict)
     org: dict[str, Any] = field(default_factory=dict)
     ssh: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
+    named: dict[str, Any] = field(default_factory=dict)
+    """Section (an input type in NAMED_SECTIONS) → list of names or map name → value."""
 
 
 def config_path() -> Path | None:
@@ -62,7 +77,19 @@ def load_user_config() -> UserConfig:
     for key in ("clusters", "org", "ssh"):
         if key in tree and not isinstance(tree[key], dict):
             raise LoadError(f"'{key}' must be a mapping", location=tree.value_locs.get(key) or Location(str(path)))
-    unknown = [k for k in tree if k not in ("clusters", "org", "ssh")]
+    for key in NAMED_SECTIONS:
+        if key in tree and not isinstance(tree[key], (dict, list)):
+            raise LoadError(f"'{key}' must be a list of names or a mapping of names to values", location=tree.value_locs.get(key) or Location(str(path)))
+    known = ("clusters", "org", "ssh", *NAMED_SECTIONS)
+    unknown = [k for k in tree if k not in known]
     if unknown:
-        raise LoadError(f"unknown key '{unknown[0]}' (expected clusters, org, ssh)", location=tree.key_locs.get(unknown[0]))
-    return UserConfig(dict(tree.get("clusters") or {}), dict(tree.get("org") or {}), dict(tree.get("ssh") or {}), str(path))
+        raise LoadError(f"unknown key '{unknown[0]}' (expected {', '.join(known)})", location=tree.key_locs.get(unknown[0]))
+    named = {k: _plain(tree[k]) for k in NAMED_SECTIONS if tree.get(k) is not None}
+    return UserConfig(dict(tree.get("clusters") or {}), dict(tree.get("org") or {}), dict(tree.get("ssh") or {}), str(path), named)
+
+
+def _plain(value: Any) -> Any:
+    """Loaded YAML containers as plain dicts and lists."""
+    import json
+
+    return json.loads(json.dumps(value))

@@ -14,6 +14,7 @@ from typing import Any
 
 from workflow_runner import graph, model, schema
 from workflow_runner.actions import resolve as uses_resolve
+from workflow_runner.dialect_notes import bare_word_notes
 from workflow_runner.errors import ErrorGroup, SchemaError, UsesError, WorkflowError, did_you_mean, raise_all
 from workflow_runner.expressions import (
     ExpressionError, Template, compile_condition, compile_string, contains_expression, walk_templates,
@@ -26,6 +27,8 @@ from workflow_runner.model import Job, Workflow
 class Report:
     errors: list[WorkflowError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
+    """Not problems: notes on how the platform dialect read something (dialect_notes.py)."""
 
 
 _CACHE: dict[Path, Workflow] = {}
@@ -151,6 +154,9 @@ def check(path: str | Path, *, deep: bool = True) -> tuple[Workflow | None, Repo
         report.errors.append(exc)
         return None, report
     report.warnings += undeclared_inputs(wf)
+    notes = bare_word_notes(workflow_templates(wf))
+    report.warnings += notes.warnings
+    report.hints += notes.hints
     if deep:
         check_uses(wf, report, seen=set(), chain=(wf.path.resolve(),) if wf.path else ())
     return wf, report
@@ -174,6 +180,14 @@ def job_templates(job: Job) -> list[tuple[Template, str]]:
     for value in fields:
         for template in walk_templates(value):
             out.append((template, job.name))
+    return out
+
+
+def workflow_templates(wf: Workflow) -> list[Template]:
+    """Every compiled expression of the file: inputs, top-level values and every job."""
+    out = list(walk_templates([wf.inputs, wf.env, wf.sessions, wf.timeout, wf.outputs]))
+    for job in wf.jobs.values():
+        out += [template for template, _ in job_templates(job)]
     return out
 
 

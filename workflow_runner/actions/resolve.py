@@ -26,6 +26,9 @@ _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 BUILTINS = {"parallelworks/cancel-jobs", "parallelworks/checkout"}
 PLATFORM_ONLY = {"parallelworks/update-session", "parallelworks/scheduler-agent", "parallelworks/wait-for-agent"}
+PLATFORM_MARKETPLACE = {"script_submitter", "session_runner"}
+"""Platform marketplace actions real workflows call that wfrun does not bundle: a warning at validation
+(like a platform-only built-in), an error only if the step runs, unless a definition is on the search path."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,9 @@ def _marketplace(text: str, rest: str, location: Location | None) -> ActionRef:
             versions.update(p.stem for p in (root / slug).glob("*.y*ml"))
         if root.is_dir():
             slugs.update(p.name for p in root.iterdir() if p.is_dir())
+    if slug in PLATFORM_MARKETPLACE and not versions:
+        why = f"'{text}' is a platform marketplace action not bundled with wfrun (add its definition to $WFRUN_MARKETPLACE_PATH)"
+        return ActionRef("platform", text, unavailable=why)
     if versions:
         raise UsesError(
             f"marketplace action '{slug}' has no version '{version}' (available: {', '.join(sorted(versions))})",

@@ -32,12 +32,17 @@ Decisions where GitHub is silent or ACTIVATE differs:
 - Nesting is capped at 40 levels and the AST depth at 100, so no input can
   exhaust the Python stack.
 
+Dialects: the API compiles GitHub's language by default; workflow files are
+compiled in the platform's superset (bare words as strings, ``"…"``, ``===``,
+``list.[index]``), see ``dialect.py``.
+
 Pipeline: ``template`` splits the string → ``lexer`` → ``parser`` builds the AST
 of ``nodes`` → ``evaluator`` walks it with ``values`` (coercions) and
 ``functions``. Errors are :class:`ExpressionError` located in the user's file.
 """
 
 from ..errors import ExpressionError
+from .dialect import GITHUB, PLATFORM, Dialect
 from .evaluator import Context, StatusProvider
 from .parser import CONTEXT_NAMES, STATUS_KEYWORDS
 from .template import Template, compile_condition, compile_string, contains_expression, render, walk_templates
@@ -46,6 +51,9 @@ __all__ = [
     "CONTEXT_NAMES",
     "STATUS_KEYWORDS",
     "Context",
+    "Dialect",
+    "GITHUB",
+    "PLATFORM",
     "ExpressionError",
     "StatusProvider",
     "Template",

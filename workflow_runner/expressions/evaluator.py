@@ -9,17 +9,21 @@ Python frame (the parser caps the tree depth).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
+from .dialect import LIST_INDEX_CONTEXT
 from .functions import FUNCTIONS
 from .nodes import (
+    BareWord,
     Binary,
     Call,
     ContextRef,
     Filter,
     Index,
+    ListIndex,
     Literal,
     Logical,
     Node,
@@ -88,6 +92,12 @@ def _literal(node: Literal, ctx: Context) -> Any:
 
 def _context(node: ContextRef, ctx: Context) -> Any:
     return ctx.values.get(node.name)
+
+
+def _list_index(node: ListIndex, ctx: Context) -> Any:
+    """The position of the list entry being resolved; NaN (which indexes nothing) outside a list template."""
+    position = ctx.values.get(LIST_INDEX_CONTEXT)
+    return math.nan if position is None else position
 
 
 def _status(node: StatusRef, ctx: Context) -> bool:
@@ -174,7 +184,14 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "%": modulo,
     "includes": includes,
     "!includes": lambda a, b: not includes(a, b),
+    "===": lambda a, b: strict_equals(a, b),
+    "!==": lambda a, b: not strict_equals(a, b),
 }
+
+
+def strict_equals(a: Any, b: Any) -> bool:
+    """``===`` (platform dialect): ``==`` without coercion: values of different kinds are never equal."""
+    return kind(a) == kind(b) and equals(a, b)
 
 
 def _binary(node: Binary, ctx: Context) -> Any:
@@ -211,6 +228,8 @@ def _call(node: Call, ctx: Context) -> Any:
 
 _EVAL: dict[type, Callable[[Any, Context], Any]] = {
     Literal: _literal,
+    BareWord: _literal,
+    ListIndex: _list_index,
     ContextRef: _context,
     StatusRef: _status,
     Property: _property,

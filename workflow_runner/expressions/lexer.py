@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .dialect import GITHUB, Dialect
 from .nodes import PositionedError
 from .values import parse_number
 
@@ -26,6 +27,8 @@ _NUMBER_TAIL = re.compile(r"[A-Za-z0-9_.]+")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 # Two-character operators first so '<=' is not read as '<' '='.
 _OPERATORS = ("==", "!=", "<=", ">=", "&&", "||", "(", ")", "[", "]", ".", ",", "!", "<", ">", "+", "-", "*", "/", "%", "?", ":")
+_STRICT_OPERATORS = ("===", "!==")
+"""Platform dialect only, tried before the two-character operators."""
 _HINTS = {
     "=": " (did you mean '=='?)",
     "&": " (did you mean '&&'?)",
@@ -54,8 +57,11 @@ class Token:
         return f"'{self.value if self.lexeme is None else self.lexeme}'"
 
 
-def tokenize(text: str, start: int = 0, end: int | None = None) -> list[Token]:
-    """All tokens of ``text[start:end]``, ending with an ``eof`` token placed right after the last one."""
+def tokenize(text: str, start: int = 0, end: int | None = None, dialect: Dialect = GITHUB) -> list[Token]:
+    """All tokens of ``text[start:end]``, ending with an ``eof`` token placed right after the last one.
+
+    ``dialect`` adds double-quoted strings and ``===``/``!==`` (see dialect.py).
+    """
     end = len(text) if end is None else end
     tokens: list[Token] = []
     pos = start
@@ -65,8 +71,8 @@ def tokenize(text: str, start: int = 0, end: int | None = None) -> list[Token]:
             pos += 1
             continue
         after_operand = _ends_operand(tokens)
-        if c == "'":
-            token = _string(text, pos, end)
+        if c == "'" or (c == '"' and dialect.double_quotes):
+            token = _string(text, pos, end, c)
         elif c in NAME_START:
             match = _NAME.match(text, pos, end)
             token = Token("name", match.group(), pos, match.end())
@@ -74,6 +80,8 @@ def tokenize(text: str, start: int = 0, end: int | None = None) -> list[Token]:
             token = _number(text, pos, end)
         elif c == "!" and after_operand and _word_at(text, pos + 1, end) == "includes":
             token = Token("!includes", "!includes", pos, pos + 9)
+        elif dialect.strict_equality and text.startswith(_STRICT_OPERATORS, pos, end):
+            token = Token(text[pos : pos + 3], text[pos : pos + 3], pos, pos + 3)
         else:
             token = _operator(text, pos, end)
         tokens.append(token)
@@ -83,17 +91,17 @@ def tokenize(text: str, start: int = 0, end: int | None = None) -> list[Token]:
     return tokens
 
 
-def _string(text: str, pos: int, end: int) -> Token:
-    """A single-quoted string; every ``''`` inside is one quote."""
+def _string(text: str, pos: int, end: int, quote: str = "'") -> Token:
+    """A string in ``quote``s; a doubled quote inside is one quote: ``'it''s'``, and the same with double quotes."""
     i = pos + 1
     parts = []
     while True:
-        close = text.find("'", i, end)
+        close = text.find(quote, i, end)
         if close < 0:
             raise PositionedError("unterminated string", pos)
         parts.append(text[i:close])
-        if close + 1 < end and text[close + 1] == "'":
-            parts.append("'")
+        if close + 1 < end and text[close + 1] == quote:
+            parts.append(quote)
             i = close + 2
             continue
         return Token("string", "".join(parts), pos, close + 1)

@@ -41,6 +41,19 @@ class Literal(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class BareWord(Literal):
+    """A bare word read as its own name (platform dialect: ``pvc != Existing``); ``value`` is the word.
+
+    A node of its own so that ``wfrun validate`` can point at every one.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class ListIndex(Node):
+    """``index`` in ``inputs.list.[index]`` (platform dialect): the entry being resolved; indexes nothing elsewhere."""
+
+
+@dataclass(frozen=True, slots=True)
 class ContextRef(Node):
     """A bare context name (lower-cased), or ``'.'`` for a self-relative ``.name``."""
 
@@ -148,6 +161,17 @@ def depth_exceeding(node: Node, limit: int) -> Node | None:
             return current
         stack.extend((child, depth + 1) for child in current.children())
     return None
+
+
+def bare_words(node: Node) -> Iterator[BareWord]:
+    """Every :class:`BareWord` in ``node``, in no particular order."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if type(current) is BareWord:
+            yield current
+        else:
+            stack.extend(current.children())
 
 
 def references(node: Node) -> Iterator[tuple[tuple[str, ...], int]]:

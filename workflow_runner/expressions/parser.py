@@ -18,6 +18,9 @@ Precedence, lowest first (each level is a method below, in this order)::
     . [] .* [*]         property, index, object filter               _postfix
     literals, (…), names, calls, ``.name`` (self-relative)           _primary
 
+The platform dialect (``dialect.py``) also reads ``.[expr]`` as ``[expr]`` and
+a bare word that is nothing else as a string (:class:`BareWord`).
+
 Binary levels are left-associative. Names of contexts, status keywords and
 functions are case-insensitive; ``true false null NaN Infinity`` and the word
 operators ``includes get`` are case-sensitive keywords, as in GitHub.
@@ -28,14 +31,17 @@ from __future__ import annotations
 import math
 
 from ..errors import did_you_mean
+from .dialect import GITHUB, LIST_INDEX_CONTEXT, Dialect
 from .functions import FUNCTIONS, STATUS_FUNCTIONS
 from .lexer import Token, tokenize
 from .nodes import (
+    BareWord,
     Binary,
     Call,
     ContextRef,
     Filter,
     Index,
+    ListIndex,
     Literal,
     Logical,
     Node,
@@ -51,6 +57,8 @@ from .values import normalize
 CONTEXT_NAMES = frozenset(
     {"inputs", "needs", "env", "matrix", "sessions", "org", "steps", "secrets", "github", "job", "runner", "strategy", "vars"}
 )
+_KEYWORD_FOLDED = frozenset({"true", "false", "null"})
+"""Case variants of these (``True``) stay errors even as bare words: a string there would flip a condition."""
 STATUS_KEYWORDS = frozenset({"always", "never", "completed", "error", "canceled", "cancelled", "success", "failure"})
 KEYWORD_LITERALS = {"true": True, "false": False, "null": None, "NaN": math.nan, "Infinity": math.inf}
 
@@ -66,16 +74,17 @@ MAX_TREE_DEPTH = 100
 TOO_DEEP = "expression is nested too deeply"
 
 
-def parse(text: str, start: int, end: int, *, empty_offset: int | None = None) -> Node:
+def parse(text: str, start: int, end: int, *, empty_offset: int | None = None, dialect: Dialect = GITHUB) -> Node:
     """The AST of the expression in ``text[start:end]``; node offsets are offsets into ``text``."""
-    return _Parser(text, start, end).parse(start if empty_offset is None else empty_offset)
+    return _Parser(text, start, end, dialect).parse(start if empty_offset is None else empty_offset)
 
 
 class _Parser:
-    def __init__(self, text: str, start: int, end: int) -> None:
-        self.tokens = tokenize(text, start, end)
+    def __init__(self, text: str, start: int, end: int, dialect: Dialect = GITHUB) -> None:
+        self.tokens = tokenize(text, start, end, dialect)
         self.pos = 0
         self.nesting = 0
+        self.dialect = dialect
 
     # -- token helpers ---------------------------------------------------
 
@@ -150,7 +159,7 @@ class _Parser:
 
     def _equality(self) -> Node:
         node = self._includes()
-        while self._peek().kind in ("==", "!="):
+        while self._peek().kind in ("==", "!=", "===", "!=="):
             op = self._next()
             node = Binary(op.offset, op.kind, node, self._includes())
         return node
@@ -198,14 +207,19 @@ class _Parser:
         node = self._postfix()
         while self._at_word("get"):
             op = self._next()
-            node = Index(op.offset, node, self._postfix())
+            key = self._postfix()
+            if type(key) is BareWord:  # 'x get name': the key, as written; nothing to point out
+                key = Literal(key.offset, key.value)
+            node = Index(op.offset, node, key)
         return node
 
     def _postfix(self) -> Node:
         node = self._primary()
         while True:
             kind = self._peek().kind
-            if kind == ".":
+            if kind == "." and self.dialect.list_items and self.tokens[self.pos + 1].kind == "[":
+                self._next()  # 'list.[index]' is 'list[index]'; the '[' is read next time round
+            elif kind == ".":
                 dot = self._next()
                 if self._peek().kind == "*":
                     node = Filter(self._next().offset, node)
@@ -257,6 +271,10 @@ class _Parser:
             return ContextRef(token.offset, lower)
         if lower in STATUS_KEYWORDS:
             return StatusRef(token.offset, lower)
+        if self.dialect.list_items and lower == LIST_INDEX_CONTEXT:
+            return ListIndex(token.offset)
+        if self.dialect.bare_words and self._peek().kind not in (".", "[") and lower not in _KEYWORD_FOLDED:
+            return BareWord(token.offset, name)
         choices = sorted(CONTEXT_NAMES | STATUS_KEYWORDS | {"true", "false", "null"})
         raise PositionedError(f"unknown context '{name}'{did_you_mean(name, choices)}", token.offset)
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import ExpressionError, Location, ScalarOrigin
 from . import nodes
+from .dialect import GITHUB, Dialect
 from .evaluator import Context, evaluate
 from .nodes import Node, PositionedError
 from .parser import TOO_DEEP, parse
@@ -45,6 +46,8 @@ class Template:
     origin: ScalarOrigin | None
     is_single: bool = field(compare=False)
     parts: tuple[str | Node, ...] = field(compare=False, repr=False)
+    bare: tuple[nodes.BareWord, ...] = field(default=(), compare=False, repr=False)
+    """The bare words read as strings (platform dialect), found once at compile time."""
 
     def evaluate(self, ctx: Context) -> Any:
         """The typed value (single expression) or the rendered string; errors are located ExpressionErrors."""
@@ -75,39 +78,48 @@ class Template:
             for path, offset in nodes.references(part)
         ]
 
+    def bare_words(self) -> list[tuple[str, Location | None]]:
+        """Bare words read as strings (platform dialect), with where each one is, in source order."""
+        return [(word.value, self._locate(word.offset)) for word in self.bare]
+
     def _locate(self, offset: int | None) -> Location | None:
         return _locate(self.origin, self.source, offset or 0)
 
 
-_COMPILED: dict[str, tuple[bool, tuple]] = {}
+_COMPILED: dict[tuple[str, str], tuple[bool, tuple, tuple]] = {}
 """Parsed parts by source text: ASTs hold offsets into the text, not file positions, so
 identical strings (``${{ inputs.resource.ip }}`` on every job) share one parse."""
 
 
-def compile_string(text: str, *, origin: ScalarOrigin | None = None) -> str | Template:
-    """``text`` itself when it has no expression, else a Template; syntax errors raise ExpressionError."""
+def compile_string(text: str, *, origin: ScalarOrigin | None = None, dialect: Dialect = GITHUB) -> str | Template:
+    """``text`` itself when it has no expression, else a Template; syntax errors raise ExpressionError.
+
+    ``dialect`` is GitHub's by default; workflow files are compiled in the platform's (dialect.py).
+    """
     if not contains_expression(text):
         return text
-    cached = _COMPILED.get(text)
+    key = (text, dialect.name)
+    cached = _COMPILED.get(key)
     if cached is not None:
-        return Template(text, origin, cached[0], cached[1])
-    template = _compile(text, origin)
+        return Template(text, origin, *cached)
+    template = _compile(text, origin, dialect)
     if len(_COMPILED) >= 8192:
         _COMPILED.clear()
-    _COMPILED[text] = (template.is_single, template.parts)
+    _COMPILED[key] = (template.is_single, template.parts, template.bare)
     return template
 
 
-def _compile(text: str, origin: ScalarOrigin | None) -> Template:
+def _compile(text: str, origin: ScalarOrigin | None, dialect: Dialect) -> Template:
     parts: list[str | Node] = []
     position = 0
     spans: list[tuple[int, int]] = []
+    quotes = "'\"" if dialect.double_quotes else "'"
     try:
-        for opener, body_start, body_end, closer_end in _scan(text):
+        for opener, body_start, body_end, closer_end in _scan(text, quotes):
             spans.append((opener, closer_end))
             if opener > position:
                 parts.append(text[position:opener])
-            parts.append(parse(text, body_start, body_end, empty_offset=opener))
+            parts.append(parse(text, body_start, body_end, empty_offset=opener, dialect=dialect))
             position = closer_end
     except PositionedError as e:
         raise ExpressionError(e.message, location=_locate(origin, text, e.offset or 0)) from None
@@ -117,30 +129,38 @@ def _compile(text: str, origin: ScalarOrigin | None) -> Template:
     if position < len(text):
         parts.append(text[position:])
     is_single = len(spans) == 1 and spans[0] == (0, len(text))
-    return Template(text, origin, is_single, tuple(parts))
+    return Template(text, origin, is_single, tuple(parts), _bare_words(parts))
 
 
-def compile_condition(text: str, *, origin: ScalarOrigin | None = None) -> Template:
+def compile_condition(text: str, *, origin: ScalarOrigin | None = None, dialect: Dialect = GITHUB) -> Template:
     """An ``if:`` value: ``${{ … }}`` as usual, or a bare expression as GitHub allows (``if: failure()``).
 
     A bare expression compiles to a single-expression Template whose ``source``
     is the text itself, so error columns still point into the user's file.
     """
     if contains_expression(text):
-        compiled = compile_string(text, origin=origin)
+        compiled = compile_string(text, origin=origin, dialect=dialect)
         assert isinstance(compiled, Template)
         return compiled
     try:
-        node = parse(text, 0, len(text))
+        node = parse(text, 0, len(text), dialect=dialect)
     except PositionedError as e:
         raise ExpressionError(e.message, location=_locate(origin, text, e.offset or 0)) from None
     except RecursionError:
         raise ExpressionError(TOO_DEEP, location=_locate(origin, text, 0)) from None
-    return Template(text, origin, True, (node,))
+    return Template(text, origin, True, (node,), _bare_words([node]))
 
 
-def _scan(text: str) -> Iterator[tuple[int, int, int, int]]:
-    """``(opener, body_start, body_end, closer_end)`` for each expression, in order."""
+def _bare_words(parts: list[str | Node]) -> tuple[nodes.BareWord, ...]:
+    found = [word for part in parts if type(part) is not str for word in nodes.bare_words(part)]
+    return tuple(sorted(found, key=lambda w: w.offset))
+
+
+def _scan(text: str, quotes: str = "'") -> Iterator[tuple[int, int, int, int]]:
+    """``(opener, body_start, body_end, closer_end)`` for each expression, in order.
+
+    The closer is searched for outside string literals delimited by any of ``quotes``.
+    """
     position = 0
     while True:
         opener, closer = _next_opener(text, position)
@@ -150,10 +170,11 @@ def _scan(text: str) -> Iterator[tuple[int, int, int, int]]:
         search = body_start
         while True:
             close = text.find(closer, search)
-            quote = text.find("'", search, close if close >= 0 else len(text))
-            if quote < 0:
+            limit = close if close >= 0 else len(text)
+            found = [q for q in (text.find(c, search, limit) for c in quotes) if q >= 0]
+            if not found:
                 break
-            search = _string_end(text, quote)
+            search = _string_end(text, min(found))
         if close < 0:
             raise PositionedError(f"unterminated expression: missing '{closer}'", opener)
         yield opener, body_start, close, close + 2
@@ -171,13 +192,14 @@ def _next_opener(text: str, start: int) -> tuple[int, str]:
 
 
 def _string_end(text: str, quote: int) -> int:
-    """The offset just after the string literal starting at ``quote`` (``''`` is an escaped quote)."""
+    """The offset just after the string literal starting at ``quote`` (a doubled quote is an escaped one)."""
+    mark = text[quote]
     i = quote + 1
     while True:
-        close = text.find("'", i)
+        close = text.find(mark, i)
         if close < 0:
             raise PositionedError("unterminated string", quote)
-        if text.startswith("''", close):
+        if text.startswith(mark * 2, close):
             i = close + 2
             continue
         return close + 1
