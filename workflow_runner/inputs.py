@@ -444,6 +444,6 @@ def check_value(workflow: Workflow, spec: dict, value: Any, dotted: str) -> str 
     For values known before anything runs (a ``uses:`` step's literal ``with:``
     entries): the same coercion as resolving inputs, so the check and the run agree.
     """
-    resolver = _Resolver(workflow, Sources(), {}, strict=False)
-    resolver._coerce(value, spec, tuple(dotted.split(".")), ())
+    resolver = _Resolver(workflow, Sources(), {}, False, {})
+    resolver.coerce(value, spec, tuple(dotted.split(".")), ())
     return resolver.errors[0].message if resolver.errors else None
