@@ -263,3 +263,41 @@ def test_a_version_1_store_is_migrated_with_its_history(wfrun, write, tmp_path):
     data = status(wfrun)
     assert [(a["attempt"], a["status"], a["started"], a["finished"]) for a in data["attempts"]] == [(1, "failed", 11.0, 15.0)]
     assert data["ssh"] == {} and data["attempt"] == 1
+
+
+LIST_PASSWORD = """
+on:
+  execute:
+    inputs:
+      creds:
+        type: list
+        template:
+          user: {type: string}
+          pw: {type: password}
+jobs:
+  login:
+    steps:
+      - run: |
+          [ "${{ inputs.creds[0].user }}" = alice ] || exit 8
+          [ "${{ inputs.creds[0].pw }}" = "Sw0rdfish-7" ] || exit 9
+          echo "password is ${{ inputs.creds[0].pw }}"
+          if [ ! -f %s/again ]; then touch %s/again; exit 5; fi
+          echo logged in
+"""
+
+
+def test_a_password_inside_a_list_input_is_not_stored_and_can_be_given_again(wfrun, write, tmp_path):
+    wf = write("w.yaml", LIST_PASSWORD % (tmp_path, tmp_path))
+    r = wfrun(wf, "--no-live", "--set", 'creds=[{"user": "alice", "pw": "Sw0rdfish-7"}]')
+    assert r.code == 1, r.out + r.err
+    assert "password is ***" in r.out and "Sw0rdfish-7" not in r.out
+    assert b"Sw0rdfish-7" not in (wfrun.home / "runs.db").read_bytes()
+    assert status(wfrun)["secret_paths"] == ["creds[0].pw"]
+
+    r = wfrun("resume", "1", "--no-live")
+    assert r.code == 2
+    assert r.err.strip().endswith("with --set creds[0].pw=... or --inputs FILE") and "creds[0].pw" in r.err
+
+    r = wfrun("resume", "1", "--no-live", "--set", "creds[0].pw=Sw0rdfish-7")
+    assert r.code == 0, r.out + r.err
+    assert "logged in" in r.out and "Sw0rdfish-7" not in r.out  # alice came from the store, the password from --set
