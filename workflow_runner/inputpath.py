@@ -23,7 +23,8 @@ _PART = re.compile(r"\[(\d+)\]")
 
 
 class PathError(ValueError):
-    """A malformed path text (empty part, unclosed bracket)."""
+    """A malformed path text (empty part, unclosed bracket) or a path through a value; the message
+    reads after the path's source: ``--set has an empty name part in 'a..b'``."""
 
 
 class IndexPatch(dict):
@@ -42,13 +43,13 @@ def parse(text: str) -> Path:
         head, _, rest = chunk.partition("[")
         rest = "[" + rest if rest else ""
         if not head and not (parts and rest):  # '', '.x', 'a..b', '[0]'
-            raise PathError(f"empty name part in '{text}'")
+            raise PathError(f"has an empty name part in '{text}'")
         if head:
             parts.append(head)
         while rest:
             m = _PART.match(rest)
             if m is None:
-                raise PathError(f"bad index in '{text}' (expected [N])")
+                raise PathError(f"has a bad index in '{text}' (expected [N])")
             parts.append(int(m.group(1)))
             rest = rest[m.end():]
     return tuple(parts)

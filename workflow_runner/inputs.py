@@ -105,9 +105,7 @@ def parse_set(items: list[str]) -> dict[str, Any]:
         try:
             inputpath.set_in(out, inputpath.parse(name), value, patch=True)
         except inputpath.PathError as exc:
-            message = str(exc)
-            raise InputError(f"--set has an {message}" if message.startswith("empty") else f"--set {message}",
-                             location=Location("--set")) from None
+            raise InputError(f"--set {exc}", location=Location("--set")) from None
     return out
 
 
