@@ -201,6 +201,15 @@ _MIGRATIONS: dict[int, str] = {1: _SCHEMA, 2: _V2}
 """Schema version -> the SQL that brings version-1 to it. Add 2, 3, ... here; never edit a published one."""
 
 
+def _apply_migrations(conn: sqlite3.Connection, version: int) -> None:
+    """Bring a database at schema ``version`` to :data:`SCHEMA_VERSION` (inside the caller's transaction)."""
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        for statement in _MIGRATIONS[target].split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {target}")
+
+
 # ------------------------------------------------------------------ rows
 
 
@@ -427,8 +436,7 @@ class RunStore:
         self._retry_at = 0.0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
-            # Inputs and argv live here: only this user may read it (SQLite gives -wal/-shm the same mode).
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            self._create()
         self.conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None, check_same_thread=False,
                                     cached_statements=64)
         self.conn.execute("PRAGMA busy_timeout = 5000")
@@ -452,6 +460,39 @@ class RunStore:
                     raise
                 time.sleep(0.01)
 
+    def _create(self) -> None:
+        """Make a new runs.db whole, then link it into place: a reader never sees a file without tables.
+
+        (``wfrun status`` in another terminal, or a test polling the file, would otherwise
+        read an empty database between its creation and the schema.) ``os.link`` fails if another
+        process was first; its database is then used. Inputs and argv live here: mode 0600
+        (SQLite gives -wal/-shm the same mode).
+        """
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.new")
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600))
+            conn = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("BEGIN IMMEDIATE")
+                _apply_migrations(conn, 0)
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:
+                pass
+            except OSError:  # no hard links on this file system: a rename, unless someone was first
+                if not self.path.exists():
+                    os.rename(tmp, self.path)
+        finally:
+            for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+                try:
+                    os.unlink(leftover)
+                except FileNotFoundError:
+                    pass
+
     def _migrate(self) -> None:
         from workflow_runner.errors import WorkflowError
 
@@ -462,11 +503,7 @@ class RunStore:
             return
         with self._write():
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have been first
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[target].split(";"):
-                    if statement.strip():
-                        self.conn.execute(statement)
-                self.conn.execute(f"PRAGMA user_version = {target}")
+            _apply_migrations(self.conn, version)
 
     @contextmanager
     def _write(self, durable: bool = False) -> Iterator[sqlite3.Connection]:
