@@ -396,8 +396,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
+    from workflow_runner import inputpath, launch
     from workflow_runner import inputs as im
-    from workflow_runner import launch
     from workflow_runner.commands.runs import resolve_run
     from workflow_runner.errors import InputError, Location
     from workflow_runner.state.rundir import RunDir
@@ -415,20 +415,20 @@ def cmd_resume(args: argparse.Namespace) -> int:
             print(f"run {row.id} already completed; nothing to resume")
             return 0
         wf = _fetched(args, row.file, Path(row.run_dir) if row.run_dir else None)
-        stored = _drop_paths(row.inputs or {}, row.secret_paths or [])
+        stored = inputpath.without(row.inputs or {}, row.secret_paths or [])
         layers = [(f"run {row.id}'s inputs", stored)]
         if args.inputs:
             layers.append((args.inputs, im.load_values_file(args.inputs)))
         if args.sets:
             layers.append(("--set", im.parse_set(args.sets)))
         given = im.Sources(layers).merged()
-        missing = [p for p in row.secret_paths or [] if _get_path(given, p) is None]
+        missing = [p for p in row.secret_paths or [] if inputpath.get(given, p) is None]
         if missing:
             names = ", ".join(missing)
             raise InputError(f"run {row.id} used password input(s) {names}, which are never stored; give them again "
                              f"with --set {missing[0]}=... or --inputs FILE", location=Location(f"wfrun resume {row.id}"))
         resolved = im.resolve(wf, im.Sources(layers), clusters=user.clusters, named=user.named, unknown_is_error=True)
-        opts = _launch_options(args, user)
+        opts = launch.remembered(_launch_options(args, user), args, row.ssh, user.ssh)
         plan, pool = launch.prepare(wf, resolved, opts)
         killed = launch.kill_leftovers(launch.run_token(store.path, row.id))
         if killed:
@@ -444,33 +444,6 @@ def cmd_resume(args: argparse.Namespace) -> int:
                                           run_dir=run_dir, org=user.org, prior=prior))
     finally:
         store.close()
-
-
-def _get_path(values: dict, dotted: str) -> Any:
-    node: Any = values
-    for part in dotted.split("."):
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
-
-
-def _drop_paths(values: dict, paths: list[str]) -> dict:
-    """A copy of ``values`` without the masked secret entries (they must be given again)."""
-    import copy
-
-    out = copy.deepcopy(values)
-    for dotted in paths:
-        parts = dotted.split(".")
-        node: Any = out
-        for part in parts[:-1]:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict):
-            node.pop(parts[-1], None)
-    return out
 
 
 def _expand(path: Any) -> Any:

@@ -18,8 +18,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from workflow_runner import inputpath
 from workflow_runner.errors import InputError, Location, WorkflowError, did_you_mean
 from workflow_runner.expressions import Context, ExpressionError, Template, render
+from workflow_runner.masking import mask_tree
 from workflow_runner.model import Workflow
 
 from workflow_runner.expressions.dialect import LIST_INDEX_CONTEXT
@@ -55,17 +57,7 @@ class ResolvedInputs:
 
 
 def mask(value: Any, secrets: list[str]) -> Any:
-    if not secrets:
-        return value
-    if isinstance(value, dict):
-        return {k: mask(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [mask(v, secrets) for v in value]
-    if isinstance(value, str):
-        for secret in secrets:
-            if secret:
-                value = value.replace(secret, MASK)
-    return value
+    return mask_tree(value, secrets)
 
 
 @dataclass
@@ -82,32 +74,21 @@ class Sources:
 
     def origin(self, path: str) -> str:
         """The source that set ``path`` last (for 'inputs.json: input x ...' messages)."""
-        parts = path.split(".")
         for name, layer in reversed(self.layers):
-            node: Any = layer
-            for part in parts:
-                if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                    node = node[int(part)]
-                elif isinstance(node, dict) and part in node:
-                    node = node[part]
-                else:
-                    break
-            else:
+            if inputpath.has(layer, path):
                 return name
         return "inputs"
 
 
 def deep_merge(base: dict, extra: dict) -> dict:
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            deep_merge(base[key], value)
-        else:
-            base[key] = copy.deepcopy(value)
-    return base
+    return inputpath.merge(base, extra)
 
 
 def parse_set(items: list[str]) -> dict[str, Any]:
-    """``--set a.b=value`` pairs to a nested dict; values that parse as JSON keep their type."""
+    """``--set a.b=value`` / ``--set l[0].x=value`` pairs to a nested dict; values that parse as JSON keep their type.
+
+    A list index changes only that item of the list underneath (an :class:`inputpath.IndexPatch`).
+    """
     out: dict[str, Any] = {}
     for item in items:
         if "=" not in item:
@@ -117,15 +98,10 @@ def parse_set(items: list[str]) -> dict[str, Any]:
             value: Any = json.loads(raw)
         except ValueError:
             value = raw
-        node = out
-        parts = name.strip().split(".")
-        if not all(parts):
-            raise InputError(f"empty name part in '{name}'", location=Location("--set"))
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise InputError(f"'{name}' conflicts with an earlier value", location=Location("--set"))
-        node[parts[-1]] = value
+        try:
+            inputpath.set_in(out, inputpath.parse(name), value, patch=True)
+        except inputpath.PathError as exc:
+            raise InputError(str(exc), location=Location("--set")) from None
     return out
 
 

@@ -42,6 +42,44 @@ class LaunchOptions:
     gpus: int | None = None
 
 
+def ssh_record(opts: LaunchOptions) -> dict[str, Any]:
+    """The SSH options of a run as stored with it: absolute paths (no secrets), so resume/cancel work from anywhere."""
+    def absolute(path: str) -> str:
+        return os.path.abspath(os.path.expanduser(path))
+
+    return {"known_hosts": absolute(opts.known_hosts) if opts.known_hosts else None,
+            "identities": [absolute(p) for p in opts.identities],
+            "insecure_no_host_key_check": bool(opts.insecure_no_host_key_check)}
+
+
+def ssh_options(given: dict[str, Any], stored: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """SSH options for a session of an existing run: the command line's, else the run's, else the user config's.
+
+    ``given``/``stored`` use :func:`ssh_record`'s keys; ``config`` is the user config's ``ssh:``
+    (``known_hosts``, ``identity_files``). Each option falls back on its own.
+    """
+    def expand(path: Any) -> Any:
+        return os.path.expanduser(path) if isinstance(path, str) else path
+
+    return {
+        "known_hosts": given.get("known_hosts") or stored.get("known_hosts") or expand(config.get("known_hosts")),
+        "identities": list(given.get("identities") or stored.get("identities")
+                           or [expand(p) for p in config.get("identity_files") or []]),
+        "insecure_no_host_key_check": bool(given.get("insecure_no_host_key_check") or stored.get("insecure_no_host_key_check")),
+    }
+
+
+def remembered(opts: LaunchOptions, args: Any, stored: dict[str, Any], config: dict[str, Any]) -> LaunchOptions:
+    """``opts`` of ``wfrun resume`` with the run's stored SSH options where the command line gives none."""
+    given = {"known_hosts": getattr(args, "known_hosts", None), "identities": getattr(args, "identity", None) or [],
+             "insecure_no_host_key_check": getattr(args, "insecure_no_host_key_check", False)}
+    chosen = ssh_options(given, stored or {}, config or {})
+    opts.known_hosts = chosen["known_hosts"]
+    opts.identities = chosen["identities"]
+    opts.insecure_no_host_key_check = chosen["insecure_no_host_key_check"]
+    return opts
+
+
 def resource_pool(opts: LaunchOptions) -> Any:
     from workflow_runner.engine.resources import Request, ResourcePool, detect, parse_memory
 
@@ -172,7 +210,7 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
         # Only a person at a terminal can press Ctrl-C again; SIGTERM and detached runs get no such hint.
         hurry = " (Ctrl-C again to hurry)" if signum == signal.SIGINT and sys.stderr.isatty() else ""
         print(f"\nwfrun: {name}; canceling steps and running cleanups{hurry}", file=sys.stderr)
-        engine.cancel(name)
+        engine.cancel(name, exit_code=exit_code_of(signum))
 
     async def watch_store() -> None:
         while True:
@@ -180,7 +218,7 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
             if await asyncio.to_thread(store.cancel_requested, run):
                 print("wfrun: canceled from another terminal (wfrun cancel)", file=sys.stderr)
                 got.append(signal.SIGTERM)
-                engine.cancel("canceled by wfrun cancel")
+                engine.cancel("canceled by wfrun cancel", exit_code=exit_code_of(signal.SIGTERM))
                 return
 
     async def expire() -> None:
@@ -192,8 +230,9 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
     _fast_child_watcher(loop)
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig)
+    store.set_ssh(run, ssh_record(opts))
+    store.run_started(run)  # a new attempt; a resume clears an old cancel request before the watcher looks
     helpers = [asyncio.ensure_future(watch_store())] + ([asyncio.ensure_future(expire())] if limit else [])
-    store.run_started(run)
     # The parsed workflow and plan live for the whole run: move them out of the
     # garbage collector's sight, so full collections don't rescan them for every
     # job (which made per-job cost grow with the number of jobs).
@@ -211,8 +250,16 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
         if outcome is None:
             store.run_finished(run, st.FAILED, 1)
     if got:
-        return 130 if got[0] == signal.SIGINT else 143
+        return exit_code_of(got[0])
     return outcome.exit_code
+
+
+def exit_code_of(signum: int) -> int:
+    """The exit code of a run canceled by ``signum``: 130 for Ctrl-C, 143 for SIGTERM and ``wfrun cancel``.
+
+    The engine records the same code in the store and run.json, so ``wfrun status`` shows what the shell saw.
+    """
+    return 130 if signum == signal.SIGINT else 143
 
 
 def _fast_child_watcher(loop: asyncio.AbstractEventLoop) -> None:

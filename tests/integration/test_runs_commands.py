@@ -299,7 +299,7 @@ def test_logs_follow(store, home):
 def test_logs_follow_a_finished_run_prints_and_returns(store, home):
     run, _ = finished_run(store, home)
     code, out = invoke(store, "logs", str(run), "prep/fetch", "-f")
-    assert code == 0 and out == "fetching\ndone\n"
+    assert code == 1 and out == "fetching\ndone\n"  # the run failed: -f exits with its code
 
 
 def test_logs_follow_waits_for_a_step_not_started_yet(store, home):

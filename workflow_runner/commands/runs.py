@@ -175,6 +175,7 @@ def show_status(store: RunStore, run: int | str, *, as_json: bool = False, out: 
         steps = store.steps(row.id)
         attempts = store.attempts(row.id)
         batches = store.batch_jobs(row.id)
+        sessions = store.run_attempts(row.id)
     by_job: dict[str, list[StepRow]] = {}
     for s in steps:
         by_job.setdefault(s.job, []).append(s)
@@ -189,6 +190,7 @@ def show_status(store: RunStore, run: int | str, *, as_json: bool = False, out: 
     if as_json:
         data = _run_dict(row)
         data["uses"] = _pins(row)
+        data["attempts"] = [{**dataclasses.asdict(a), "duration": a.duration} for a in sessions]
         data["jobs"] = []
         for j in job_rows:
             jd = dataclasses.asdict(j)
@@ -216,6 +218,13 @@ def show_status(store: RunStore, run: int | str, *, as_json: bool = False, out: 
     out.write(f"  dir:  {row.run_dir or '-'}\n")
     for what, pin in _pins(row).items():
         out.write(f"  uses: {what} -> {str(pin.get('commit'))[:12]} ({pin.get('kind')})\n")
+    if len(sessions) > 1:
+        for a in sessions:
+            code = f" (exit {a.exit_code})" if a.exit_code is not None else ""
+            what = "run" if a.attempt == 1 else "resume"
+            out.write(f"  attempt {a.attempt} ({what}): {paint(a.status, a.status)}{code}, started {fmt_time(a.started)},"
+                      f" {'took' if a.finished is not None else 'running for'} {fmt_duration(a.duration)}"
+                      f" (pid {a.pid} on {a.hostname})\n")
     if row.status == "interrupted":
         out.write("  its wfrun process ended without recording an outcome (killed?)\n")
     if not job_rows:
@@ -268,8 +277,10 @@ def _step_lines(s: StepRow, tries: list[Any], batches: list[Any], paint: Callabl
     out.write("  ".join(parts).rstrip() + "\n")
     pad = " " * 8
     if len(tries) > 1:
+        several = len({a.run_attempt for a in tries}) > 1  # tries of several run attempts: say which
         out.write(pad + "attempts: " + ", ".join(
-            f"#{a.attempt + 1} {a.status}" + (f" (exit {a.exit_code})" if a.exit_code is not None else "") for a in tries) + "\n")
+            (f"run attempt {a.run_attempt} " if several else "") + f"#{a.attempt + 1} {a.status}"
+            + (f" (exit {a.exit_code})" if a.exit_code is not None else "") for a in tries) + "\n")
     for b in batches:
         what = f"batch job {b.jobid}" if b.jobid else "batch job (not submitted yet)" if b.state == "intent" else "batch job"
         extra = f", exit {b.exit_code}" if b.exit_code is not None else ""
@@ -350,6 +361,23 @@ def guess_log(run_dir: str | None, s: StepRow) -> str | None:
     return str(found[0]) if len(found) == 1 else None
 
 
+def in_run_order(steps: list[StepRow]) -> list[StepRow]:
+    """Steps of each job in order, then its cleanups in the order they ran (they run last, newest step first).
+
+    The store lists a cleanup right after its own step; a log reader wants the order things happened.
+    Jobs keep the store's order.
+    """
+    jobs = list(dict.fromkeys(s.job for s in steps))
+    out: list[StepRow] = []
+    for job in jobs:
+        own = [s for s in steps if s.job == job]
+        out += [s for s in own if not s.cleanup]
+        cleanups = [s for s in own if s.cleanup]
+        # Not started yet: in the order they will run (reverse step order), after those that did.
+        out += sorted(cleanups, key=lambda s: (s.started is None, s.started or 0.0, -s.index))
+    return out
+
+
 def _label(s: StepRow) -> str:
     return f"[{s.job}/{s.name}]"
 
@@ -362,7 +390,7 @@ def show_logs(store: RunStore, run: int | str, select: str | None = None, *, fol
     sel = _select(store, row, select, follow)
     if follow:
         return _follow(store, row, sel, out, poll)
-    chosen = [s for s in store.steps(row.id) if sel.matches(s)]
+    chosen = in_run_order([s for s in store.steps(row.id) if sel.matches(s)])
     shown = [(s, path) for s in chosen if (path := guess_log(row.run_dir, s))]
     if not shown:
         what = f"'{select}'" if select else f"run {row.id}"
@@ -395,7 +423,7 @@ def _follow(store: RunStore, row: RunRow, sel: _Selection, out: TextIO, poll: fl
     while True:
         current = store.refresh_liveness(row.id) or row
         final = current.final  # read before the files: once final, one more pass prints everything
-        for s in store.steps(row.id):
+        for s in in_run_order(store.steps(row.id)):
             key = (s.job, s.index, s.cleanup, s.name)
             if key in done or not sel.matches(s):
                 continue
@@ -417,8 +445,15 @@ def _follow(store: RunStore, row: RunRow, sel: _Selection, out: TextIO, poll: fl
                 if key not in done:
                     _pump(entry, out, final=True)
             out.flush()
-            return 0
+            return exit_code_of(current)
         time.sleep(poll)
+
+
+def exit_code_of(row: RunRow) -> int:
+    """What ``wfrun logs -f`` exits with once the run it follows ended: the run's own exit code (1 if it has none)."""
+    if row.exit_code is not None:
+        return row.exit_code
+    return 0 if row.status == "completed" else 1
 
 
 def _pump(entry: list[Any], out: TextIO, *, final: bool) -> None:
@@ -489,23 +524,35 @@ def cancel_leftover_batch_jobs(store: RunStore, row: RunRow, out: TextIO) -> int
     """A run whose wfrun died cannot cancel its batch jobs: do it from the store's write-ahead records.
 
     Only this host's wfrun run store knows them; jobs on an SSH host are reached
-    with the default SSH settings (~/.ssh/config, agent, known_hosts). 1 when
-    some could not be cancelled (they are listed, for scancel/qdel by hand).
+    with the SSH options the run was started with (known_hosts, identity files),
+    else those of the user config's ``ssh:``, else the defaults. 1 when some
+    could not be cancelled (they are listed, for scancel/qdel by hand).
     """
     leftovers = [b for b in store.batch_jobs(row.id) if b.finished_at is None]
     if not leftovers:
         return 0
     out.write(f"run {row.id}: its wfrun is gone; cancelling the {len(leftovers)} batch job(s) it left\n")
     out.flush()
-    failed = asyncio.run(_cancel_batch_rows(store, leftovers, out))
+    failed = asyncio.run(_cancel_batch_rows(store, leftovers, out, _ssh_of(row)))
     return 1 if failed else 0
 
 
-async def _cancel_batch_rows(store: RunStore, rows: list[Any], out: TextIO) -> int:
+def _ssh_of(row: RunRow) -> Any:
+    """The SSH options to reach a dead run's hosts: the ones it ran with, else the user config's ``ssh:``."""
+    from workflow_runner.launch import ssh_options
+    from workflow_runner.targets.select import SSHOptions
+    from workflow_runner.userconfig import load_user_config
+
+    chosen = ssh_options({}, row.ssh or {}, load_user_config().ssh)
+    return SSHOptions(known_hosts=chosen["known_hosts"], identity_files=chosen["identities"],
+                      insecure_no_host_key_check=chosen["insecure_no_host_key_check"])
+
+
+async def _cancel_batch_rows(store: RunStore, rows: list[Any], out: TextIO, ssh: Any = None) -> int:
     from workflow_runner.actions.job_runner.batch import BACKENDS, BatchWatcher, look_up
     from workflow_runner.targets.select import Targets
 
-    targets = Targets()
+    targets = Targets(ssh) if ssh is not None else Targets()
     failed = 0
     groups: dict[tuple[str, str], list[Any]] = {}
     for b in rows:

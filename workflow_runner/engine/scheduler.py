@@ -24,6 +24,7 @@ from workflow_runner.engine import status as st
 from workflow_runner.engine.events import JobChanged, Reporter, RunFinished, RunStarted, masked
 from workflow_runner.graph import JobInstance, Plan
 from workflow_runner.inputs import ResolvedInputs
+from workflow_runner.masking import mask_text
 from workflow_runner.state.rundir import RunDir
 from workflow_runner.targets.select import Targets
 
@@ -69,10 +70,8 @@ class Shared:
             job.cancel("early-cancel: a job of the run failed", stop=False)
 
     def mask(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret and secret in text:
-                text = text.replace(secret, "***")
-        return text
+        """``text`` with the run's secrets masked (the list may grow: a called workflow adds its own)."""
+        return mask_text(text, self.secrets)
 
 
 @dataclass
@@ -136,6 +135,7 @@ class RunEngine:
         """JobRun per running instance key, for cancel-jobs and self-references."""
         self.cancelled = False
         self.cancel_reason: str | None = None
+        self.cancel_exit_code = 130
         self.failures: list[tuple[str, str, str | None, str | None]] = []
         self.matrix_slots: dict[str, asyncio.Semaphore] = {}
         self.failed_fast: set[str] = set()
@@ -144,11 +144,13 @@ class RunEngine:
 
     # ------------------------------------------------------------ control
 
-    def cancel(self, reason: str = "canceled") -> None:
+    def cancel(self, reason: str = "canceled", exit_code: int = 130) -> None:
+        """Cancel the run; ``exit_code`` is the one it ends with (130 Ctrl-C, 143 SIGTERM / wfrun cancel)."""
         if self.cancelled:
             return
         self.cancelled = True
         self.cancel_reason = reason
+        self.cancel_exit_code = exit_code
         for job in list(self.live.values()):
             job.cancel(reason, stop=True)
 
@@ -276,7 +278,7 @@ class RunEngine:
     def _outcome(self) -> RunOutcome:
         statuses = [r.status for r in self.results.values()]
         if self.cancelled and self.cancel_reason != "timeout":
-            status, code = st.CANCELED, 130
+            status, code = st.CANCELED, self.cancel_exit_code
         elif st.FAILED in statuses or self.cancel_reason == "timeout":
             status, code = st.FAILED, 1
         else:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -41,6 +41,9 @@ class RunDir:
     root: Path
     number: int
     workflow: str
+    nested: tuple[str, ...] = field(default=())
+    """Names of the sub-workflow runs from the top-level run down to this one (``child``), for the remote path.
+    Kept here, not read back from ``root``: a ``WFRUN_HOME`` under a folder named ``sub`` is no nested run."""
 
     @classmethod
     def numbered(cls, workflow: str, number: int, home: Path | None = None) -> "RunDir":
@@ -68,7 +71,7 @@ class RunDir:
         """The directory of a sub-workflow run inside this one (same number)."""
         root = self.root / "sub" / safe_name(name)
         root.mkdir(parents=True, exist_ok=True)
-        return RunDir(root, self.number, self.workflow)
+        return RunDir(root, self.number, self.workflow, self.nested + (safe_name(name),))
 
     def step_file(self, kind: str, job: str, index: int, step: str, suffix: str) -> Path:
         folder = self.root / kind / safe_name(job)
@@ -81,7 +84,4 @@ class RunDir:
         return f"{home.rstrip('/')}/pw/jobs/{safe_name(self.workflow)}/{self.number:05d}" + self._sub_suffix()
 
     def _sub_suffix(self) -> str:
-        parts = self.root.parts
-        if "sub" in parts:
-            return "/" + "/".join(parts[parts.index("sub") :])
-        return ""
+        return "".join(f"/sub/{name}" for name in self.nested)

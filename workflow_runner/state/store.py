@@ -8,13 +8,16 @@ Tables (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`)::
 
     runs        id (= the run number), workflow, file, run_dir, status, exit_code,
                 pid, pid_start, hostname, argv, inputs, secret_paths, created,
-                started, finished, cancel_requested
+                started, finished, cancel_requested, ssh, attempt
+                (started: of the first attempt; status, exit_code, finished: of the newest)
+    run_attempts run, attempt, pid, hostname, started, finished, status, exit_code
+                one row per session of a run: 1 for ``wfrun run``, 2.. for each ``wfrun resume``
     jobs        run, key, status, reason, started, finished, outputs      (run, key) unique
     steps       run, job, step_index, cleanup, name, status, exit_code, attempts,
                 host, started, finished, duration, log, message, outputs
                 (run, job, step_index, cleanup, name) unique
-    attempts    run, job, step_index, cleanup, name, attempt, host, started,
-                finished, status, exit_code                 one row per try of a step
+    attempts    run, run_attempt, job, step_index, cleanup, name, attempt, host, started,
+                finished, status, exit_code                 one row per try of a step in each run attempt
     batch_jobs  id, run, job, step_index, attempt, host, scheduler, job_name,
                 rundir, jobid, state, exit_code, intent_at, submitted_at, finished_at
 
@@ -58,9 +61,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from workflow_runner import inputpath
 from workflow_runner.engine.events import Event, JobChanged, RunFinished, RunStarted, StepFinished, StepStarted
+from workflow_runner.masking import masker
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 CREATED = "created"
 RUNNING = "running"
@@ -70,7 +75,6 @@ RUN_FINAL = frozenset({"completed", "failed", "canceled", INTERRUPTED})
 """A run in one of these statuses will not change any more (unless resumed)."""
 FINAL = frozenset({"completed", "failed", "skipped", "canceled", INTERRUPTED})
 """Final statuses of jobs and steps."""
-MASK = "***"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -153,8 +157,57 @@ CREATE TABLE IF NOT EXISTS batch_jobs (
 CREATE INDEX IF NOT EXISTS batch_jobs_run ON batch_jobs (run, job, step_index, attempt);
 """
 
-_MIGRATIONS: dict[int, str] = {1: _SCHEMA}
+_V2 = """
+ALTER TABLE runs ADD COLUMN ssh TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 0;
+UPDATE runs SET attempt = 1 WHERE started IS NOT NULL;
+CREATE TABLE IF NOT EXISTS run_attempts (
+    run       INTEGER NOT NULL,
+    attempt   INTEGER NOT NULL,
+    pid       INTEGER,
+    hostname  TEXT,
+    started   REAL    NOT NULL,
+    finished  REAL,
+    status    TEXT    NOT NULL,
+    exit_code INTEGER,
+    UNIQUE (run, attempt)
+);
+INSERT INTO run_attempts (run, attempt, pid, hostname, started, finished, status, exit_code)
+    SELECT id, 1, pid, hostname, started, finished, status, exit_code FROM runs WHERE started IS NOT NULL;
+CREATE TABLE attempts_v2 (
+    run         INTEGER NOT NULL,
+    run_attempt INTEGER NOT NULL DEFAULT 1,
+    job         TEXT    NOT NULL,
+    step_index  INTEGER NOT NULL,
+    cleanup     INTEGER NOT NULL DEFAULT 0,
+    name        TEXT    NOT NULL,
+    attempt     INTEGER NOT NULL,
+    host        TEXT,
+    started     REAL,
+    finished    REAL,
+    status      TEXT    NOT NULL,
+    exit_code   INTEGER,
+    UNIQUE (run, run_attempt, job, step_index, cleanup, name, attempt)
+);
+INSERT INTO attempts_v2 (run, run_attempt, job, step_index, cleanup, name, attempt, host, started, finished, status, exit_code)
+    SELECT run, 1, job, step_index, cleanup, name, attempt, host, started, finished, status, exit_code FROM attempts;
+DROP TABLE attempts;
+ALTER TABLE attempts_v2 RENAME TO attempts
+"""
+"""Version 2 keeps history across resumes: one ``run_attempts`` row per session of a run, step attempts
+keyed by the run attempt they belong to (a resume no longer overwrites them), and the run's SSH options."""
+
+_MIGRATIONS: dict[int, str] = {1: _SCHEMA, 2: _V2}
 """Schema version -> the SQL that brings version-1 to it. Add 2, 3, ... here; never edit a published one."""
+
+
+def _apply_migrations(conn: sqlite3.Connection, version: int) -> None:
+    """Bring a database at schema ``version`` to :data:`SCHEMA_VERSION` (inside the caller's transaction)."""
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        for statement in _MIGRATIONS[target].split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {target}")
 
 
 # ------------------------------------------------------------------ rows
@@ -178,6 +231,10 @@ class RunRow:
     started: float | None
     finished: float | None
     cancel_requested: bool
+    ssh: dict[str, Any]
+    """The SSH options the run was started (or last resumed) with: file paths, never secrets."""
+    attempt: int
+    """The newest attempt: 1 for the first session, +1 for each ``wfrun resume``; 0 before it starts."""
 
     @property
     def final(self) -> bool:
@@ -227,8 +284,27 @@ class StepRow:
 
 
 @dataclass(frozen=True, slots=True)
+class RunAttemptRow:
+    """One session of a run: ``wfrun run`` is attempt 1, each ``wfrun resume`` the next."""
+
+    run: int
+    attempt: int
+    pid: int | None
+    hostname: str | None
+    started: float
+    finished: float | None
+    status: str
+    exit_code: int | None
+
+    @property
+    def duration(self) -> float | None:
+        return _span(self.started, self.finished, self.status)
+
+
+@dataclass(frozen=True, slots=True)
 class AttemptRow:
     run: int
+    run_attempt: int
     job: str
     index: int
     cleanup: bool
@@ -281,34 +357,21 @@ def default_path() -> Path:
     return wfrun_home() / "runs.db"
 
 
-def secret_paths_of(values: Any, secrets: Iterable[str], prefix: str = "") -> list[str]:
-    """Dotted input paths (``a.b``, ``list[2]``) whose string value holds one of ``secrets``."""
+def secret_paths_of(values: Any, secrets: Iterable[str], prefix: tuple = ()) -> list[str]:
+    """Input paths (``a.b``, ``list[2]``, ``creds[0].pw``: :mod:`workflow_runner.inputpath`) whose string value holds one of ``secrets``."""
     secrets = [s for s in secrets if s]
     if not secrets:
         return []
     found: list[str] = []
     if isinstance(values, dict):
         for key, value in values.items():
-            found += secret_paths_of(value, secrets, f"{prefix}.{key}" if prefix else str(key))
+            found += secret_paths_of(value, secrets, prefix + (str(key),))
     elif isinstance(values, list):
         for i, value in enumerate(values):
-            found += secret_paths_of(value, secrets, f"{prefix}[{i}]")
+            found += secret_paths_of(value, secrets, prefix + (i,))
     elif isinstance(values, str) and any(s in values for s in secrets):
-        found.append(prefix)
+        found.append(inputpath.format(prefix))
     return found
-
-
-def _scrub(value: Any, secrets: list[str]) -> Any:
-    if not secrets:
-        return value
-    if isinstance(value, dict):
-        return {k: _scrub(v, secrets) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_scrub(v, secrets) for v in value]
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, MASK)
-    return value
 
 
 def process_start(pid: int) -> int | None:
@@ -373,8 +436,7 @@ class RunStore:
         self._retry_at = 0.0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
-            # Inputs and argv live here: only this user may read it (SQLite gives -wal/-shm the same mode).
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+            self._create()
         self.conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None, check_same_thread=False,
                                     cached_statements=64)
         self.conn.execute("PRAGMA busy_timeout = 5000")
@@ -398,6 +460,39 @@ class RunStore:
                     raise
                 time.sleep(0.01)
 
+    def _create(self) -> None:
+        """Make a new runs.db whole, then link it into place: a reader never sees a file without tables.
+
+        (``wfrun status`` in another terminal, or a test polling the file, would otherwise
+        read an empty database between its creation and the schema.) ``os.link`` fails if another
+        process was first; its database is then used. Inputs and argv live here: mode 0600
+        (SQLite gives -wal/-shm the same mode).
+        """
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}.new")
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600))
+            conn = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("BEGIN IMMEDIATE")
+                _apply_migrations(conn, 0)
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+            try:
+                os.link(tmp, self.path)
+            except FileExistsError:
+                pass
+            except OSError:  # no hard links on this file system: a rename, unless someone was first
+                if not self.path.exists():
+                    os.rename(tmp, self.path)
+        finally:
+            for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+                try:
+                    os.unlink(leftover)
+                except FileNotFoundError:
+                    pass
+
     def _migrate(self) -> None:
         from workflow_runner.errors import WorkflowError
 
@@ -408,11 +503,7 @@ class RunStore:
             return
         with self._write():
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]  # another process may have been first
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                for statement in _MIGRATIONS[target].split(";"):
-                    if statement.strip():
-                        self.conn.execute(statement)
-                self.conn.execute(f"PRAGMA user_version = {target}")
+            _apply_migrations(self.conn, version)
 
     @contextmanager
     def _write(self, durable: bool = False) -> Iterator[sqlite3.Connection]:
@@ -538,23 +629,31 @@ class RunStore:
     # -------------------------------------------------------------- runs
 
     def new_run(self, *, workflow: str, file: str, argv: list[str], inputs_masked: dict, secret_paths: list[str],
-                secrets: Iterable[str] = ()) -> int:
+                secrets: Iterable[str] = (), ssh: dict[str, Any] | None = None) -> int:
         """A new run (status ``created``) owned by this process; returns its number.
 
         ``inputs_masked`` must already have password values masked: the store writes what it
-        is given. Values in ``secrets`` are replaced by ``***`` in argv and inputs as well.
+        is given. Values in ``secrets`` are replaced by ``***`` in argv and inputs as well; a resume
+        drops the entries at ``secret_paths`` and asks for them again.
+        ``ssh`` are the run's SSH options (known_hosts, identity files: paths), for resume and cancel.
         """
-        hidden = sorted({s for s in secrets if s}, key=len, reverse=True)
+        hide = masker(tuple(secrets))
         pid = os.getpid()
         with self._write(durable=True) as conn:
             cur = conn.execute(
-                "INSERT INTO runs (workflow, file, status, pid, pid_start, hostname, argv, inputs, secret_paths, created)"
-                " VALUES (?, ?, 'created', ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO runs (workflow, file, status, pid, pid_start, hostname, argv, inputs, secret_paths, created, ssh)"
+                " VALUES (?, ?, 'created', ?, ?, ?, ?, ?, ?, ?, ?)",
                 (workflow, str(Path(file).absolute()), pid, process_start(pid), self.hostname,
-                 json.dumps(_scrub(list(argv), hidden)), json.dumps(_scrub(inputs_masked, hidden), default=str),
-                 json.dumps(list(secret_paths)), time.time()),
+                 json.dumps(hide.tree(list(argv))),
+                 json.dumps(hide.tree(inputs_masked), default=str),
+                 json.dumps(list(secret_paths)), time.time(), json.dumps(ssh or {})),
             )
             return int(cur.lastrowid)
+
+    def set_ssh(self, run: int, ssh: dict[str, Any]) -> None:
+        """The SSH options this session of ``run`` uses (a resume and ``wfrun cancel`` reuse them)."""
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET ssh = ? WHERE id = ?", (json.dumps(ssh), run))
 
     def set_run_dir(self, run: int, run_dir: str) -> None:
         with self._write() as conn:
@@ -567,14 +666,34 @@ class RunStore:
             conn.execute("UPDATE runs SET pid = ?, pid_start = ?, hostname = ? WHERE id = ?",
                          (pid, process_start(pid), hostname or self.hostname, run))
 
-    def run_started(self, run: int) -> None:
+    def run_started(self, run: int) -> int:
+        """A new attempt of ``run`` begins in this process (1 for ``wfrun run``, 2.. for a resume); its number.
+
+        The run keeps the start of its first attempt. A resume clears an old cancel request:
+        resuming a canceled run means continuing it (a request made before the first attempt
+        started still stands).
+        """
+        now = time.time()
+        pid = os.getpid()
         with self._write() as conn:
-            conn.execute("UPDATE runs SET status = 'running', started = ?, finished = NULL, exit_code = NULL WHERE id = ?",
-                         (time.time(), run))
+            conn.execute("UPDATE runs SET status = 'running', started = COALESCE(started, ?), finished = NULL,"
+                         " exit_code = NULL, cancel_requested = CASE WHEN attempt > 0 THEN 0 ELSE cancel_requested END,"
+                         " attempt = attempt + 1 WHERE id = ?", (now, run))
+            attempt = conn.execute("SELECT attempt FROM runs WHERE id = ?", (run,)).fetchone()[0]
+            conn.execute("INSERT OR REPLACE INTO run_attempts (run, attempt, pid, hostname, started, status)"
+                         " VALUES (?, ?, ?, ?, ?, 'running')", (run, attempt, pid, self.hostname, now))
+        return int(attempt)
 
     def run_finished(self, run: int, status: str, exit_code: int) -> None:
+        now = time.time()
         with self._write() as conn:
-            conn.execute("UPDATE runs SET status = ?, exit_code = ?, finished = ? WHERE id = ?", (status, exit_code, time.time(), run))
+            conn.execute(_RUN_FINISHED, (status, exit_code, now, run))
+            conn.execute(_RUN_ATTEMPT_FINISHED, (status, exit_code, now, run, run))
+
+    def run_attempts(self, run: int) -> list[RunAttemptRow]:
+        rows = self._read("SELECT run, attempt, pid, hostname, started, finished, status, exit_code FROM run_attempts"
+                          " WHERE run = ? ORDER BY attempt", (run,))
+        return [RunAttemptRow(*r) for r in rows]
 
     def request_cancel(self, run: int) -> None:
         with self._write() as conn:
@@ -616,6 +735,8 @@ class RunStore:
                 conn.execute("UPDATE jobs SET status = 'interrupted', finished = ? WHERE run = ? AND status = 'running'", (now, run))
                 conn.execute("UPDATE steps SET status = 'interrupted', finished = ? WHERE run = ? AND status = 'running'", (now, run))
                 conn.execute("UPDATE attempts SET status = 'interrupted', finished = ? WHERE run = ? AND status = 'running'", (now, run))
+                conn.execute("UPDATE run_attempts SET status = 'interrupted', finished = ? WHERE run = ? AND status = 'running'",
+                             (now, run))
         return self.get_run(run)
 
     # -------------------------------------------------------------- jobs, steps
@@ -637,10 +758,10 @@ class RunStore:
 
     def attempts(self, run: int) -> list[AttemptRow]:
         rows = self._read(
-            "SELECT a.run, a.job, a.step_index, a.cleanup, a.name, a.attempt, a.host, a.started, a.finished, a.status, a.exit_code"
-            " FROM attempts a LEFT JOIN jobs j ON j.run = a.run AND j.key = a.job WHERE a.run = ?"
-            " ORDER BY j.rowid IS NULL, j.rowid, a.job, a.step_index, a.cleanup, a.name, a.attempt", (run,))
-        return [AttemptRow(r[0], r[1], r[2], bool(r[3]), *r[4:]) for r in rows]
+            "SELECT a.run, a.run_attempt, a.job, a.step_index, a.cleanup, a.name, a.attempt, a.host, a.started, a.finished,"
+            " a.status, a.exit_code FROM attempts a LEFT JOIN jobs j ON j.run = a.run AND j.key = a.job WHERE a.run = ?"
+            " ORDER BY j.rowid IS NULL, j.rowid, a.job, a.step_index, a.cleanup, a.name, a.run_attempt, a.attempt", (run,))
+        return [AttemptRow(r[0], r[1], r[2], r[3], bool(r[4]), *r[5:]) for r in rows]
 
     def set_job_outputs(self, run: int, job: str, outputs: dict[str, str]) -> None:
         """A job's final outputs (JobChanged does not carry them); queued like event writes."""
@@ -691,12 +812,12 @@ class RunStore:
 _JOB_OUTPUTS = "UPDATE jobs SET outputs = ? WHERE run = ? AND key = ?"
 
 _RUN_COLS = ("id, workflow, file, run_dir, status, exit_code, pid, pid_start, hostname, argv, inputs, secret_paths,"
-             " created, started, finished, cancel_requested")
+             " created, started, finished, cancel_requested, ssh, attempt")
 
 
 def _run_row(r: tuple) -> RunRow:
     return RunRow(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], json.loads(r[9]), json.loads(r[10]),
-                  json.loads(r[11]), r[12], r[13], r[14], bool(r[15]))
+                  json.loads(r[11]), r[12], r[13], r[14], bool(r[15]), json.loads(r[16] or "{}"), r[17])
 
 
 # ------------------------------------------------------------------ the recorder
@@ -706,7 +827,10 @@ _JOB_ANNOUNCED = "INSERT OR IGNORE INTO jobs (run, key, status) VALUES (?, ?, 'b
 _JOB_CHANGED = (
     "INSERT INTO jobs (run, key, status, reason, started, finished) VALUES (?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (run, key) DO UPDATE SET status = excluded.status, reason = excluded.reason,"
-    " started = COALESCE(excluded.started, jobs.started), finished = excluded.finished"
+    " started = CASE WHEN excluded.status = 'running' AND jobs.status != 'running' THEN excluded.started"
+    " ELSE COALESCE(jobs.started, excluded.started) END, finished = excluded.finished"
+    # A job a resume carries over goes from completed to completed: it keeps its times and reason.
+    " WHERE NOT (jobs.status = excluded.status AND jobs.finished IS NOT NULL AND excluded.finished IS NOT NULL)"
 )
 _STEP_STARTED = (
     "INSERT INTO steps (run, job, step_index, cleanup, name, status, attempts, host, started, log)"
@@ -715,14 +839,16 @@ _STEP_STARTED = (
     " host = excluded.host, finished = NULL, log = COALESCE(excluded.log, steps.log),"
     " started = CASE WHEN excluded.attempts = 1 OR steps.started IS NULL THEN excluded.started ELSE steps.started END"
 )
+_THIS_ATTEMPT = "(SELECT MAX(1, attempt) FROM runs WHERE id = ?)"
 _ATTEMPT_STARTED = (
-    "INSERT INTO attempts (run, job, step_index, cleanup, name, attempt, host, started, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')"
-    " ON CONFLICT (run, job, step_index, cleanup, name, attempt) DO UPDATE SET host = excluded.host, started = excluded.started,"
-    " status = 'running', finished = NULL, exit_code = NULL"
+    "INSERT INTO attempts (run, run_attempt, job, step_index, cleanup, name, attempt, host, started, status)"
+    f" VALUES (?, {_THIS_ATTEMPT}, ?, ?, ?, ?, ?, ?, ?, 'running')"
+    " ON CONFLICT (run, run_attempt, job, step_index, cleanup, name, attempt) DO UPDATE SET host = excluded.host,"
+    " started = excluded.started, status = 'running', finished = NULL, exit_code = NULL"
 )
 _ATTEMPT_ENDED = (
     "UPDATE attempts SET status = ?, exit_code = ?, finished = ?"
-    " WHERE run = ? AND job = ? AND step_index = ? AND cleanup = ? AND name = ? AND attempt = ?"
+    f" WHERE run = ? AND run_attempt = {_THIS_ATTEMPT} AND job = ? AND step_index = ? AND cleanup = ? AND name = ? AND attempt = ?"
 )
 _STEP_FINISHED = (
     "INSERT INTO steps (run, job, step_index, cleanup, name, status, exit_code, duration, log, message, outputs, finished)"
@@ -730,8 +856,12 @@ _STEP_FINISHED = (
     " ON CONFLICT (run, job, step_index, cleanup, name) DO UPDATE SET status = excluded.status, exit_code = excluded.exit_code,"
     " duration = excluded.duration, log = COALESCE(excluded.log, steps.log), message = excluded.message,"
     " outputs = excluded.outputs, finished = excluded.finished"
+    # A step a resume carries over goes from completed to completed: it keeps its duration, log and message.
+    " WHERE NOT (steps.status = excluded.status AND steps.finished IS NOT NULL)"
 )
 _RUN_FINISHED = "UPDATE runs SET status = ?, exit_code = ?, finished = ? WHERE id = ?"
+_RUN_ATTEMPT_FINISHED = ("UPDATE run_attempts SET status = ?, exit_code = ?, finished = ?"
+                         " WHERE run = ? AND attempt = (SELECT attempt FROM runs WHERE id = ?)")
 
 
 class StoreRecorder:
@@ -789,10 +919,10 @@ class StoreRecorder:
         q = self.store._queue
         previous = self.current.get(key)
         if previous is not None and previous != e.attempt:
-            q(_ATTEMPT_ENDED, ("failed", None, now, self.run, e.job, e.index, cleanup, e.step, previous))
+            q(_ATTEMPT_ENDED, ("failed", None, now, self.run, self.run, e.job, e.index, cleanup, e.step, previous))
         self.current[key] = e.attempt
         q(_STEP_STARTED, (self.run, e.job, e.index, cleanup, e.step, e.attempt + 1, e.host, now, getattr(e, "log", None)))
-        q(_ATTEMPT_STARTED, (self.run, e.job, e.index, cleanup, e.step, e.attempt, e.host, now))
+        q(_ATTEMPT_STARTED, (self.run, self.run, e.job, e.index, cleanup, e.step, e.attempt, e.host, now))
 
     def _step_finished(self, e: StepFinished) -> None:
         now = time.time()
@@ -805,7 +935,9 @@ class StoreRecorder:
                            self._text(e.message), json.dumps(outputs) if outputs else None, now))
         attempt = self.current.pop((e.job, e.index, cleanup, e.step), None)
         if attempt is not None:
-            q(_ATTEMPT_ENDED, (e.status, e.exit_code, now, self.run, e.job, e.index, cleanup, e.step, attempt))
+            q(_ATTEMPT_ENDED, (e.status, e.exit_code, now, self.run, self.run, e.job, e.index, cleanup, e.step, attempt))
 
     def _run_finished(self, e: RunFinished) -> None:
-        self.store._queue(_RUN_FINISHED, (e.status, e.exit_code, time.time(), self.run))
+        now = time.time()
+        self.store._queue(_RUN_FINISHED, (e.status, e.exit_code, now, self.run))
+        self.store._queue(_RUN_ATTEMPT_FINISHED, (e.status, e.exit_code, now, self.run, self.run))

@@ -239,7 +239,8 @@ def connect_error(name: str, exc: BaseException, pool: SSHPool | None = None) ->
     """A one-line TargetError for a failed connect; anything unexpected is returned unchanged."""
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
         where = f" {pool.known_hosts}" if pool is not None and pool.known_hosts else ""
-        text = f"host key not verifiable (unknown or changed host key; not trusted by known_hosts{where}): {exc.reason}"
+        text = (f"host key not verifiable (unknown or changed host key; not trusted by known_hosts{where}): {exc.reason}"
+                " (give the file that lists it with --known-hosts FILE, or 'ssh: known_hosts:' in the wfrun config)")
     elif isinstance(exc, asyncssh.PermissionDenied):
         text = f"authentication failed (no key, agent identity or IdentityFile was accepted): {exc.reason}"
     elif isinstance(exc, asyncssh.DisconnectError):
