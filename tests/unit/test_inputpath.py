@@ -58,4 +58,4 @@ def test_set_into_a_list_changes_only_that_item():
 def test_set_errors_name_the_option():
     with pytest.raises(InputError) as excinfo:
         inputs.parse_set(["l[x].a=1"])
-    assert str(excinfo.value) == "--set: --set has a bad index in 'l[x].a' (expected [N])"
+    assert str(excinfo.value) == "--set: bad index in 'l[x].a' (expected [N])"
