@@ -16,7 +16,7 @@ import functools
 from importlib.resources import files
 from pathlib import Path
 
-_PACKAGE = __name__.rpartition(".")[0]
+_PACKAGE = "workflow_runner"
 
 
 @functools.cache

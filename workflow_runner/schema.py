@@ -16,6 +16,7 @@ from workflow_runner.bundled import schema_file
 from workflow_runner.errors import SchemaError, did_you_mean
 from workflow_runner.loader import location_of
 
+
 @functools.cache
 def schema_bytes(name: str) -> bytes:
     """The schema file as bytes; the action schema includes the workflow schema it refers to."""

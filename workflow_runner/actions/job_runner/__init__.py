@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from workflow_runner.engine.job import JobRun, Placement, StepLog, StepOutcome
     from workflow_runner.model import Step, Workflow
 
+
 @cache
 def _env() -> Any:
     import jinja2
