@@ -13,7 +13,43 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-REFERENCE = ROOT.parent / "shared" / "reference" / "activate"
+SHARED_REFERENCE = ROOT.parent / "shared" / "reference"
+REFERENCE = SHARED_REFERENCE / "activate"
+
+
+_MISSING_IN_CI = pytest.StashKey[str]()
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``reference`` read ../shared/reference, which a plain clone of wfrun lacks.
+
+    Without it they are skipped with a reason that says so — except under CI
+    (``CI`` set), where the folder must be there: they fail instead, so CI never
+    passes by skipping them.
+    """
+    if SHARED_REFERENCE.is_dir():
+        return
+    reason = f"needs ../shared/reference (the real-workflow corpus next to the checkout): {SHARED_REFERENCE} is absent"
+    for item in items:
+        if item.get_closest_marker("reference") is None:
+            continue
+        if _in_ci():
+            item.stash[_MISSING_IN_CI] = reason
+        else:
+            # first, so that this reason wins over pytest's "got empty parameter set"
+            item.add_marker(pytest.mark.skip(reason=reason), append=False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Under CI a missing reference folder fails the test before any skip mark is honoured."""
+    reason = item.stash.get(_MISSING_IN_CI, None)
+    if reason is not None:
+        pytest.fail(f"CI is set: {reason}", pytrace=False)
 
 
 @dataclass

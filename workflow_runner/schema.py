@@ -10,25 +10,23 @@ from __future__ import annotations
 
 import functools
 import json
-from pathlib import Path
 from typing import Any
 
+from workflow_runner.bundled import schema_file
 from workflow_runner.errors import SchemaError, did_you_mean
 from workflow_runner.loader import location_of
-
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 
 @functools.cache
 def schema_bytes(name: str) -> bytes:
     """The schema file as bytes; the action schema includes the workflow schema it refers to."""
-    data = (SCHEMA_DIR / f"{name}.schema.json").read_bytes()
+    data = schema_file(name).read_bytes()
     return data + (schema_bytes("workflow") if name == "action" else b"")
 
 
 @functools.cache
 def load_schema(name: str) -> dict:
-    return json.loads((SCHEMA_DIR / f"{name}.schema.json").read_text())
+    return json.loads(schema_file(name).read_text())
 
 
 @functools.cache

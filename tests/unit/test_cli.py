@@ -319,11 +319,13 @@ def test_validate_all_examples_at_once_subprocess(wfrun):
     assert len([line for line in result.out.splitlines() if ": ok" in line]) == len(EXAMPLE_FILES)
 
 
+@pytest.mark.reference
 def test_reference_directory_exists():
     assert REFERENCE.is_dir(), f"missing reference workflows: {REFERENCE}"
     assert len(REFERENCE_FILES) >= 8
 
 
+@pytest.mark.reference
 @pytest.mark.parametrize("path", REFERENCE_FILES, ids=[p.stem for p in REFERENCE_FILES])
 def test_validate_each_reference_workflow(capsys, path):
     code, out, err = run(capsys, "validate", path)

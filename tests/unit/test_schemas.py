@@ -178,17 +178,20 @@ def test_patterns_compile_as_python_regexes(workflow_schema, action_schema) -> N
 # --------------------------------------------------------------------------- real workflows
 
 
+@pytest.mark.reference
 def test_reference_directory_is_present() -> None:
     assert REFERENCE_DIR.is_dir(), f"reference workflows missing: {REFERENCE_DIR}"
     assert sorted(path.name for path in REFERENCE_DIR.glob("*.yaml")) == sorted(REFERENCE_WORKFLOWS)
 
 
+@pytest.mark.reference
 @pytest.mark.parametrize("name", REFERENCE_WORKFLOWS)
 def test_reference_workflow_validates(name: str, workflow_validator) -> None:
     document = load_yaml((REFERENCE_DIR / name).read_text(encoding="utf-8"))
     assert errors_of(workflow_validator, document) == []
 
 
+@pytest.mark.reference
 @pytest.mark.parametrize("name", REFERENCE_ACTIONS)
 def test_reference_action_validates_as_action(name: str, action_validator) -> None:
     document = load_yaml((REFERENCE_DIR / name).read_text(encoding="utf-8"))

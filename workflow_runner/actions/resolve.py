@@ -18,10 +18,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from workflow_runner.bundled import marketplace_dir
 from workflow_runner.errors import Location, UsesError, did_you_mean
 from workflow_runner.state.rundir import wfrun_home
 
-BUNDLED = Path(__file__).resolve().parent.parent.parent / "marketplace"
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 BUILTINS = {"parallelworks/cancel-jobs", "parallelworks/checkout"}
@@ -45,7 +45,7 @@ class ActionRef:
 
 def search_path() -> list[Path]:
     extra = [Path(p) for p in os.environ.get("WFRUN_MARKETPLACE_PATH", "").split(os.pathsep) if p]
-    return [*extra, wfrun_home() / "marketplace", BUNDLED]
+    return [*extra, wfrun_home() / "marketplace", marketplace_dir()]
 
 
 def resolve(uses: str, *, base_dir: Path, location: Location | None = None, with_: dict | None = None) -> ActionRef:

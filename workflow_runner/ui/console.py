@@ -106,12 +106,13 @@ class PlainReporter:
         return f"\033[{codes[color]}m{text}\033[0m"
 
     def write(self, text: str) -> None:
+        # flushed per line: a pipe (``| tee``, a CI log, a test) sees progress as it happens
         self.out.write(text + "\n")
+        self.out.flush()
 
     def emit(self, event: Event) -> None:
         if isinstance(event, RunFinished):
             self.write(summary_text(event, self.job_status, self.paint))
-            self.out.flush()
             return
         if isinstance(event, JobChanged):
             self.job_status[event.job] = event.status
@@ -165,8 +166,7 @@ class JsonReporter:
 
     def emit(self, event: Event) -> None:
         self.out.write(json.dumps(event_dict(event)) + "\n")
-        if isinstance(event, RunFinished):
-            self.out.flush()
+        self.out.flush()  # one event per line, as it happens, also through a pipe
 
 
 class LiveReporter(PlainReporter):

@@ -20,7 +20,6 @@ import hashlib
 import secrets as _secrets
 import shlex
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workflow_runner import inputs as inputs_mod
@@ -30,6 +29,7 @@ from workflow_runner.actions.job_runner.batch import (
 )
 from workflow_runner.actions.job_runner.spec import JobSpec, build_spec, with_env
 from workflow_runner.actions.job_runner.stream import Streamer
+from workflow_runner.bundled import job_runner_templates
 from workflow_runner.engine import status as st
 from workflow_runner.engine.context import evaluate, expand_path
 from workflow_runner.engine.durations import parse_duration
@@ -41,15 +41,13 @@ if TYPE_CHECKING:
     from workflow_runner.engine.job import JobRun, Placement, StepLog, StepOutcome
     from workflow_runner.model import Step, Workflow
 
-_TEMPLATES = Path(__file__).resolve().parent / "templates"
-
 
 @cache
 def _env() -> Any:
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(_TEMPLATES)), undefined=jinja2.StrictUndefined,
+        loader=jinja2.FileSystemLoader(str(job_runner_templates())), undefined=jinja2.StrictUndefined,
         keep_trailing_newline=False, autoescape=False,
     )
     env.filters["q"] = shlex.quote
