@@ -25,6 +25,7 @@ from workflow_runner.errors import WorkflowError
 from workflow_runner.expressions import Context
 from workflow_runner.graph import JobInstance
 from workflow_runner.model import Step
+from workflow_runner.state.recordfile import RecordFile
 from workflow_runner.targets.base import StepCommand, Target
 
 
@@ -53,7 +54,7 @@ class StepLog:
         self.job = job
         self.step_name = step_name
         self.path = path
-        self.file = open(path, "a", encoding="utf-8", buffering=1)
+        self.file = RecordFile(path)  # a full disk or a deleted run directory is a warning, not a crash
         self.last_error: str | None = None
 
     def line(self, text: str) -> None:
