@@ -57,10 +57,12 @@ def ensure_dir(folder: Path) -> bool:
 class RecordFile:
     """An append-only text file of the run's record that a write fault cannot turn into a crash."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, note_losses: bool = True) -> None:
         self.path = Path(path)
         self.fd: int | None = None
         self.lost = 0
+        self.note_losses = note_losses
+        """Write a ``[wfrun] N line(s) lost`` line once writing works again (logs; not ``events.jsonl``, which is JSON)."""
         self._open()
 
     def _open(self) -> None:
@@ -89,13 +91,18 @@ class RecordFile:
                 self.lost += 1
                 return
         data = text.encode("utf-8", "surrogateescape")
-        if self.lost:
+        if self.lost and self.note_losses:
             data = f"[wfrun] {self.lost} line(s) lost here: the file could not be written\n".encode() + data
+        start = None
         try:
+            start = os.lseek(self.fd, 0, os.SEEK_END)
             while data:
                 data = data[os.write(self.fd, data):]
         except OSError as exc:
             self.lost += 1
+            if start is not None:  # no half line: readers of events.jsonl parse every line
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self.fd, start)
             self._failed(exc)
             return
         self.lost = 0

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from workflow_runner.errors import WorkflowError
 
-_DAMAGED = ("file is not a database", "malformed", "not a database", "file is encrypted", "corrupt")
+_DAMAGED = ("file is not a database", "malformed", "not a database", "file is encrypted", "corrupt",
+            "could not decode", "no such table", "no such column")
 _FULL_BELOW = 64 * 1024
 """Free bytes under which a failed write is blamed on a full disk (SQLite needs pages, a -wal and a -shm file)."""
 
@@ -38,9 +39,10 @@ def explain(exc: BaseException, path: Path) -> WorkflowError:
     if isinstance(exc, OSError) and exc.strerror:
         text = exc.strerror
     if any(word in lowered for word in _DAMAGED):
-        return WorkflowError(f"run store {path} is damaged ({text}); move it aside (mv {path} {path}.broken) and "
-                             "wfrun starts a new one: run directories, logs and outputs under "
-                             f"{path.parent / 'jobs'} are kept, and new run numbers continue after them")
+        return WorkflowError(f"run store {path} is damaged ({text}); move it aside (mv {path} {path}.broken; "
+                             f"'sqlite3 {path}.broken .recover' may save what is readable) and wfrun starts a new one: "
+                             f"run directories, logs and outputs under {path.parent / 'jobs'} are kept, and new run "
+                             "numbers continue after them")
     if disk_full(path) or "full" in lowered or getattr(exc, "errno", None) == 28:
         return WorkflowError(f"run store {path}: no space left on its file system ({text}); free some space and try "
                              "again (nothing already recorded was lost)")

@@ -46,7 +46,7 @@ class RunRecorder:
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
-        self.events = RecordFile(run_dir / "events.jsonl")  # survives a full disk or a deleted run directory
+        self.events = RecordFile(run_dir / "events.jsonl", note_losses=False)  # survives a full disk or a deleted run directory
         self.jobs: dict[str, dict[str, Any]] = {}
         self.meta: dict[str, Any] = {}
 
