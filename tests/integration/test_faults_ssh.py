@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ssh_env import ssh_env, sshd  # noqa: F401  (fixture)
+from ssh_env import ssh_env  # noqa: F401  (fixture)
 
 
 @pytest.fixture
