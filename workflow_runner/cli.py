@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -180,6 +181,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except sqlite3.Error as exc:  # the run store: damaged, on a full disk, read-only
+        from workflow_runner.state.storefaults import explain
+        from workflow_runner.state.store import default_path
+
+        say(explain(exc, default_path()))
+        return 2
     except OSError as exc:
         if not is_broken_pipe(exc):
             raise
@@ -364,6 +371,7 @@ def _checked(path: str) -> Any:
 def cmd_run(args: argparse.Namespace) -> int:
     from workflow_runner import launch
     from workflow_runner.actions import github
+    from workflow_runner.state.recovery import claim_run_dir, continue_numbering
     from workflow_runner.state.rundir import RunDir
     from workflow_runner.state.store import RunStore
     from workflow_runner.userconfig import load_user_config
@@ -382,8 +390,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             run = args.attach_run
             run_dir = RunDir.numbered(wf.name, run)
         else:
+            continue_numbering(store.path, store.path.parent)
             run = launch.new_run(store, wf, resolved, ["run", *args.raw_argv])
-            run_dir = RunDir.numbered(wf.name, run)
+            run_dir = claim_run_dir(wf.name, run, store.path.parent)
             store.set_run_dir(run, str(run_dir.root))
             github.record_pins(run_dir.root)
             if args.detach:

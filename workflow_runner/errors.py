@@ -109,6 +109,13 @@ class TargetError(WorkflowError):
     pass
 
 
+class ConnectionFailed(TargetError):
+    """A connection could not be made or was dropped (refused, unreachable, timed out, closed by the server).
+
+    Unlike a rejected host key or login, trying again may work: a step with ``retry:`` retries it.
+    """
+
+
 class ErrorGroup(WorkflowError):
     """Several independent mistakes, so the user can fix them in one go."""
 

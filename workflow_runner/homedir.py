@@ -15,6 +15,9 @@ from pathlib import Path
 from workflow_runner.errors import WorkflowError
 
 
+_WAY_OUT = "make it writable, or point WFRUN_HOME at a writable directory"
+
+
 def find_home() -> tuple[Path, str]:
     """(the wfrun home, the name of what chose it) without touching the file system."""
     env = os.environ.get("WFRUN_HOME")
@@ -44,10 +47,10 @@ def checked_home(*, writable: bool) -> Path:
     try:
         home.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise WorkflowError(f"{what} cannot be created: {exc.strerror or exc}") from None
+        raise WorkflowError(f"{what} cannot be created: {exc.strerror or exc}; {_WAY_OUT}") from None
     try:
         with tempfile.TemporaryFile(dir=home):
             pass
     except OSError as exc:
-        raise WorkflowError(f"{what} is not writable: {exc.strerror or exc}") from None
+        raise WorkflowError(f"{what} is not writable: {exc.strerror or exc}; {_WAY_OUT}") from None
     return home

@@ -17,6 +17,7 @@ import gc
 import hashlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -137,6 +138,19 @@ def kill_leftovers(token: str) -> int:
     return len(killed)
 
 
+def stop_leftovers(token: str) -> int:
+    """At the end of a session (completed, failed, canceled): stop what its steps left running, and say so.
+
+    A step's own process group is killed when its main process ends; this reaches
+    what left the group (``setsid``, daemons), found by the run token in its environment.
+    """
+    killed = kill_leftovers(token)
+    if killed:
+        print(f"wfrun: stopped {killed} process group(s) that steps of this run left running (daemons, setsid)",
+              file=sys.stderr)
+    return killed
+
+
 def prepare(wf: Any, resolved: Any, opts: LaunchOptions) -> tuple[Any, Any]:
     """(plan, resource pool), after every check that can fail before a run exists (exit 2)."""
     from workflow_runner.actions.preflight import preflight
@@ -173,6 +187,8 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
     from workflow_runner.engine.context import evaluate
     from workflow_runner.engine.durations import parse_duration
     from workflow_runner.engine.scheduler import RunEngine, RunOptions, Shared
+    from workflow_runner.state.recordfile import warn_once
+    from workflow_runner.state.storefaults import StoreIdentity, explain
     from workflow_runner.expressions import Context
     from workflow_runner.inputs import _user
     from workflow_runner.targets.select import SSHOptions, Targets
@@ -212,10 +228,28 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
         print(f"\nwfrun: {name}; canceling steps and running cleanups{hurry}", file=sys.stderr)
         engine.cancel(name, exit_code=exit_code_of(signum))
 
+    identity = StoreIdentity.of(store.path)
+
+    def store_lost() -> bool:
+        """Say (once) that the store file was deleted or replaced: this run's record is then only its run directory."""
+        problem = identity.problem() if identity is not None else None
+        if problem:
+            warn_once(f"store:{store.path}", f"the run store {store.path} {problem} during run {run}; this run is "
+                      f"recorded only in its run directory {run_dir.root} (run.json, events.jsonl, logs)")
+        return bool(problem)
+
     async def watch_store() -> None:
         while True:
             await asyncio.sleep(1.0)
-            if await asyncio.to_thread(store.cancel_requested, run):
+            if store_lost():
+                continue
+            try:
+                asked = await asyncio.to_thread(store.cancel_requested, run)
+            except sqlite3.Error as exc:
+                warn_once(f"store:{store.path}", f"{explain(exc, store.path)}; run {run} goes on and is recorded "
+                          f"in its run directory {run_dir.root}")
+                continue
+            if asked:
                 print("wfrun: canceled from another terminal (wfrun cancel)", file=sys.stderr)
                 got.append(signal.SIGTERM)
                 engine.cancel("canceled by wfrun cancel", exit_code=exit_code_of(signal.SIGTERM))
@@ -247,8 +281,15 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
         await targets.aclose()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        if outcome is None:
-            store.run_finished(run, st.FAILED, 1)
+        stop_leftovers(shared.run_token)
+        try:
+            if outcome is None:
+                store.run_finished(run, st.FAILED, 1)
+            store.flush()
+        except sqlite3.Error as exc:
+            warn_once(f"store:{store.path}", f"{explain(exc, store.path)}; run {run}'s outcome is recorded only "
+                      f"in its run directory {run_dir.root}")
+        store_lost()
     if got:
         return exit_code_of(got[0])
     return outcome.exit_code

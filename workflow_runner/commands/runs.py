@@ -486,7 +486,7 @@ def cancel_run(store: RunStore, run: int | str, *, wait: float = 60.0, out: Text
     row = store.refresh_liveness(row.id) or row
     if row.final:
         out.write(f"run {row.id} already finished: {row.status}" + (f" (exit {row.exit_code})" if row.exit_code is not None else "") + "\n")
-        return cancel_leftover_batch_jobs(store, row, out) if row.status == "interrupted" else 0
+        return stop_leftovers_of_dead_run(store, row, out) if row.status == "interrupted" else 0
     store.request_cancel(row.id)
     if row.hostname == store.hostname and row.pid:
         if row.pid == os.getpid():
@@ -512,12 +512,31 @@ def cancel_run(store: RunStore, run: int | str, *, wait: float = 60.0, out: Text
             code = f" (exit {current.exit_code})" if current.exit_code is not None else ""
             note = ": its wfrun exited without recording an outcome" if current.status == "interrupted" else ""
             out.write(f"run {row.id} {current.status}{code}{note}\n")
-            return cancel_leftover_batch_jobs(store, current, out) if current.status == "interrupted" else 0
+            return stop_leftovers_of_dead_run(store, current, out) if current.status == "interrupted" else 0
         if time.monotonic() >= deadline:
             out.write(f"run {row.id} is still {current.status} after {wait:g}s (cleanups may still be running;"
                       f" see 'wfrun status {row.id}')\n")
             return 1
         time.sleep(poll)
+
+
+def stop_leftovers_of_dead_run(store: RunStore, row: RunRow, out: TextIO) -> int:
+    """A run whose wfrun died (kill -9, crash) leaves its steps' processes and batch jobs: stop them all.
+
+    Local step processes are found by the run token in their environment, as ``wfrun resume``
+    finds them (only on the host that ran the run); batch jobs from the store's records.
+    """
+    from workflow_runner.launch import kill_leftovers, run_token
+
+    if row.hostname == store.hostname:
+        killed = kill_leftovers(run_token(store.path, row.id))
+        if killed:
+            out.write(f"run {row.id}: its wfrun is gone; stopped {killed} process group(s) its steps left running\n")
+            out.flush()
+    else:
+        out.write(f"run {row.id}: ran on {row.hostname or 'another host'}; its local step processes there cannot "
+                  "be reached from here\n")
+    return cancel_leftover_batch_jobs(store, row, out)
 
 
 def cancel_leftover_batch_jobs(store: RunStore, row: RunRow, out: TextIO) -> int:
@@ -595,4 +614,4 @@ async def _cancel_batch_rows(store: RunStore, rows: list[Any], out: TextIO, ssh:
     return failed
 
 
-__all__ = ["NAMES", "add_parsers", "main", "show_runs", "show_status", "show_logs", "cancel_run", "resolve_run", "guess_log"]
+__all__ = ["NAMES", "add_parsers", "main", "show_runs", "show_status", "show_logs", "cancel_run", "stop_leftovers_of_dead_run", "resolve_run", "guess_log"]

@@ -21,10 +21,11 @@ from workflow_runner.engine.durations import parse_duration
 from workflow_runner.engine.events import StepAnnotation, StepFinished, StepOutput, StepStarted
 from workflow_runner.engine.outputs import parse_outputs
 from workflow_runner.engine.scheduler import JobResult, RunEngine
-from workflow_runner.errors import WorkflowError
+from workflow_runner.errors import ConnectionFailed, WorkflowError
 from workflow_runner.expressions import Context
 from workflow_runner.graph import JobInstance
 from workflow_runner.model import Step
+from workflow_runner.state.recordfile import RecordFile
 from workflow_runner.targets.base import StepCommand, Target
 
 
@@ -53,7 +54,7 @@ class StepLog:
         self.job = job
         self.step_name = step_name
         self.path = path
-        self.file = open(path, "a", encoding="utf-8", buffering=1)
+        self.file = RecordFile(path)  # a full disk or a deleted run directory is a warning, not a crash
         self.last_error: str | None = None
 
     def line(self, text: str) -> None:
@@ -371,12 +372,15 @@ class JobRun:
         """Where the step runs, then its attempts; a step with ``cleanup:`` is pushed once it has a place."""
         self.last_outputs_file = None
         env = {**self.env, **render_env([step.env], lambda e: self.context({**self.env, **e}))}
-        place = await self._placement(step, env)
-        entry = [step, place, env, self._outputs_path(step, place, 0)]
-        if step.cleanup:
-            started.append(entry)
+        entry: list[Any] = [step, None, env, None]
+
+        def placed(place: Placement) -> None:
+            entry[1], entry[3] = place, self._outputs_path(step, place, 0)
+            if step.cleanup:
+                started.append(entry)
+
         try:
-            return await self._attempts(step, place, env, log)
+            return await self._attempts(step, env, log, placed)
         finally:
             entry[3] = self.last_outputs_file or entry[3]  # the cleanup sees the last attempt's $OUTPUTS
 
@@ -398,7 +402,12 @@ class JobRun:
         log.note("internal error:\n" + "".join(traceback.format_exception(exc)))
         return StepOutcome(st.FAILED, message=f"internal error in wfrun: {type(exc).__name__}: {exc} (traceback in the step log)")
 
-    async def _attempts(self, step: Step, place: Placement, env: dict[str, str], log: StepLog) -> StepOutcome:
+    async def _attempts(self, step: Step, env: dict[str, str], log: StepLog, placed: Any) -> StepOutcome:
+        """Place the step (connect to its host), then run it, retrying per ``retry:``.
+
+        A refused, unreachable or dropped connection (:class:`ConnectionFailed`) is one failed
+        attempt like a non-zero exit; a rejected host key or login is not retried.
+        """
         retry = step.retry
         ctx = self.context()
         max_retries = int(_number(evaluate(retry.max_retries, ctx), "retry.max-retries")) if retry else 0
@@ -407,12 +416,23 @@ class JobRun:
         if timeout is None:
             timeout = _duration(evaluate(step.timeout, ctx), "timeout")
         outcome = StepOutcome(st.FAILED)
-        for attempt in range(max(0, max_retries) + 1):
+        place: Placement | None = None
+        last = max(0, max_retries)
+        for attempt in range(last + 1):
             if attempt:
                 log.note(f"retry {attempt}/{max_retries} after: {outcome.message or f'exit code {outcome.exit_code}'}")
                 if interval:
                     await asyncio.sleep(interval)
-            outcome = await self._attempt(step, place, env, log, attempt, max_retries, timeout)
+            try:
+                if place is None:
+                    place = await self._placement(step, env)
+                    placed(place)
+                outcome = await self._attempt(step, place, env, log, attempt, max_retries, timeout)
+            except ConnectionFailed as exc:
+                if attempt == last:
+                    raise
+                outcome = StepOutcome(st.FAILED, message=str(exc))
+                continue
             if outcome.status == st.COMPLETED:
                 break
         return outcome

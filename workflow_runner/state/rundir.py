@@ -78,6 +78,10 @@ class RunDir:
         if folder not in _MADE:
             folder.mkdir(parents=True, exist_ok=True)
             _MADE.add(folder)
+        elif not folder.is_dir():  # the run directory was deleted mid-run: make it again, and say so
+            from workflow_runner.state.recordfile import ensure_dir
+
+            ensure_dir(folder)
         return folder / f"{index + 1:02d}-{safe_name(step)}{suffix}"
 
     def remote_root(self, home: str) -> str:

@@ -25,6 +25,12 @@ from pathlib import Path
 
 from workflow_runner.targets.base import OutputCallback, StepCommand, StepResult, TargetStats, read_script
 
+_LINE_LIMIT = 1 << 16
+"""The reader's buffer limit (asyncio's default for subprocess pipes)."""
+
+_DRAIN = 2.0
+"""Seconds to read output still in the pipe after the step's main process ended and its group was killed."""
+
 _PIPE_MAX = 1 << 20
 """Scripts up to this size go through a pipe (grown with F_SETPIPE_SZ); longer ones through an unnamed file."""
 
@@ -46,6 +52,7 @@ class LocalTarget:
         os.makedirs(command.cwd, exist_ok=True)
         env = {**os.environ, **command.env}
         fd = _script_fd(command)
+        out_read, out_write = os.pipe()
         try:
             proc = await asyncio.create_subprocess_exec(
                 *command.shell,
@@ -55,29 +62,69 @@ class LocalTarget:
                 cwd=command.cwd,
                 env=env,
                 stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
+                stdout=out_write,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
                 pass_fds=(fd,),
             )
+        except BaseException:
+            os.close(out_read)
+            raise
         finally:
             os.close(fd)
+            os.close(out_write)
+        stdout, pipe = await _own_pipe(out_read)
         warn = None
         if command.signal_at is not None:
             warn = asyncio.get_running_loop().call_later(max(0.0, command.signal_at), _kill_group, proc.pid, command.signal)
+        reader = asyncio.ensure_future(_pump(stdout, on_output))
         try:
-            await _pump(proc.stdout, on_output)
             code = await proc.wait()
+            # The step ends when its main process ends, not when the last holder of its
+            # stdout lets go: `server &` must not keep the step open for as long as it runs.
+            _kill_group(proc.pid, signal.SIGKILL)
+            await _drain(reader, _DRAIN)
         except asyncio.CancelledError:
             await terminate_group(proc, command.grace, command.hurry)
+            reader.cancel()
             raise
         finally:
+            pipe.close()
             if warn is not None:
                 warn.cancel()
             # A script may leave background children holding no pipe; they are
             # part of the step and must not outlive it.
             _kill_group(proc.pid, signal.SIGKILL)
         return StepResult(exit_code=code, outputs_text=_read(command.outputs_file))
+
+
+async def _own_pipe(fd: int) -> tuple[asyncio.StreamReader, asyncio.BaseTransport]:
+    """A reader on the step's output pipe that wfrun, not asyncio's process transport, owns.
+
+    With ``stdout=PIPE`` asyncio's ``Process.wait()`` returns only once every holder of
+    the pipe has closed it — a background child would keep the step open. Here the
+    process is waited for alone, and the pipe is closed when the step ends.
+    """
+    reader = asyncio.StreamReader(limit=_LINE_LIMIT)
+    loop = asyncio.get_running_loop()
+    try:
+        transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", 0))
+    except BaseException:
+        os.close(fd)
+        raise
+    return reader, transport
+
+
+async def _drain(reader: asyncio.Future, seconds: float) -> None:
+    """Let the reader take what is left in the pipe once the step's process group is dead.
+
+    A process that left the group (``setsid``) may still hold the pipe; the step does not
+    wait for it beyond ``seconds`` (the run stops such processes by its token when it ends).
+    """
+    try:
+        await asyncio.wait_for(asyncio.shield(reader), seconds)
+    except asyncio.TimeoutError:
+        reader.cancel()
 
 
 def _script_fd(command: StepCommand) -> int:

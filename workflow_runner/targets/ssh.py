@@ -79,9 +79,10 @@ from typing import Awaitable
 
 import asyncssh
 
-from workflow_runner.errors import TargetError
+from workflow_runner.errors import ConnectionFailed, TargetError
 from workflow_runner.targets.base import OutputCallback, StepCommand, StepResult, TargetStats, read_script, to_the_end
 from workflow_runner.targets.hostspec import HostSpec, parse_host
+from workflow_runner.targets.sshfiles import identity_problem, known_hosts_problem
 
 __all__ = ["SSHPool", "SSHTarget", "bootstrap"]
 
@@ -215,6 +216,9 @@ class SSHPool:
     async def _connect(self, spec: HostSpec, via: HostSpec | None, name: str, on_lost) -> asyncssh.SSHClientConnection:
         if self._closed:
             raise TargetError(f"ssh {name}: the run's SSH pool is closed")
+        problem = known_hosts_problem(self.known_hosts, self.insecure_no_host_key_check) or identity_problem(self.client_keys)
+        if problem:
+            raise TargetError(f"ssh {name}: {problem}")
         opts = self._options(spec)
         if via is not None:
             opts["tunnel"] = await self._jump(via).connection()
@@ -235,6 +239,17 @@ class _Client(asyncssh.SSHClient):
         self._on_lost(exc)
 
 
+def _transient(exc: BaseException) -> bool:
+    """A connect failure another try may get past: refused, unreachable, timed out, dropped — not a host key,
+    a login, or a file of ours."""
+    if isinstance(exc, (asyncssh.HostKeyNotVerifiable, asyncssh.PermissionDenied)):
+        return False
+    if isinstance(exc, OSError):
+        return not exc.filename
+    return isinstance(exc, (asyncssh.DisconnectError, asyncio.TimeoutError, TimeoutError, asyncssh.ChannelOpenError,
+                            asyncssh.ConnectionLost))
+
+
 def connect_error(name: str, exc: BaseException, pool: SSHPool | None = None) -> BaseException:
     """A one-line TargetError for a failed connect; anything unexpected is returned unchanged."""
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
@@ -251,13 +266,16 @@ def connect_error(name: str, exc: BaseException, pool: SSHPool | None = None) ->
         text = f"unknown host: {exc.strerror or exc}"
     elif isinstance(exc, OSError):
         text = f"cannot connect: {os.strerror(exc.errno) if exc.errno else exc}"
+        if exc.filename:  # a file asyncssh read (an ssh config's IdentityFile, say), not the network
+            text = f"cannot read {exc.filename}: {exc.strerror or exc}"
     elif isinstance(exc, asyncssh.ChannelOpenError):  # the jump host could not reach the target
         text = f"cannot connect through the jump host: {exc.reason}"
     elif isinstance(exc, (asyncssh.Error, asyncssh.KeyImportError, asyncssh.KeyExportError, ValueError)):
         text = str(exc)  # e.g. an unreadable key file or a bad ssh config value
     else:
         return exc
-    return TargetError(" ".join(f"ssh {name}: {text}".split()))
+    kind = ConnectionFailed if _transient(exc) else TargetError
+    return kind(" ".join(f"ssh {name}: {text}".split()))
 
 
 @dataclass(eq=False)
@@ -293,6 +311,7 @@ class _Host:
         self._waiters: list[asyncio.Future] = []
         self._failures = 0
         self._last_error: str = ""
+        self._last_kind: type[TargetError] = TargetError
         self.active: set[_Step] = set()
 
     @property
@@ -313,7 +332,7 @@ class _Host:
                     self._take(conn)
                     return conn
                 if self._failures != seen and not self._conns and not self._connecting:
-                    raise TargetError(self._last_error)
+                    raise self._last_kind(self._last_error)
                 capacity = (len(self._conns) + self._connecting) * self.cap
                 demand = sum(c.in_use for c in self._conns) + self._waiting
                 if demand > capacity and len(self._conns) + self._connecting < self.pool.connections_per_host:
@@ -368,6 +387,7 @@ class _Host:
         except TargetError as exc:
             self._failures += 1
             self._last_error = str(exc)
+            self._last_kind = type(exc)
             raise
         finally:
             self._connecting -= 1

@@ -13,6 +13,7 @@ Every reporter also feeds ``RunRecorder``, which keeps ``events.jsonl`` and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -24,6 +25,7 @@ from workflow_runner.engine import status as st
 from workflow_runner.engine.events import (
     Event, JobChanged, RunFinished, RunStarted, StepAnnotation, StepFinished, StepOutput, StepStarted,
 )
+from workflow_runner.state.recordfile import RecordFile, write_record
 from workflow_runner.ui.pipe import guarded
 from workflow_runner.ui.text import plural
 
@@ -44,7 +46,7 @@ class RunRecorder:
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
-        self.events = open(run_dir / "events.jsonl", "a", encoding="utf-8")
+        self.events = RecordFile(run_dir / "events.jsonl", note_losses=False)  # survives a full disk or a deleted run directory
         self.jobs: dict[str, dict[str, Any]] = {}
         self.meta: dict[str, Any] = {}
 
@@ -67,9 +69,10 @@ class RunRecorder:
                              finished=record["time"], failures=[list(f) for f in event.failures])
             self.events.close()
             uses = self.run_dir / "uses.json"  # commits of github/… and checkout refs (actions/github.py)
-            if uses.is_file():
-                self.meta["uses"] = json.loads(uses.read_text())
-            (self.run_dir / "run.json").write_text(json.dumps({**self.meta, "jobs": self.jobs}, indent=2))
+            with contextlib.suppress(OSError, ValueError):
+                if uses.is_file():
+                    self.meta["uses"] = json.loads(uses.read_text())
+            write_record(self.run_dir / "run.json", json.dumps({**self.meta, "jobs": self.jobs}, indent=2))
 
 
 class Fanout:
