@@ -94,8 +94,9 @@ def resolve_run(store: RunStore, run: int | str) -> RunRow:
         try:
             number = int(text)
         except ValueError:
-            raise WorkflowError(f"run must be a run number or 'last', not '{text}'") from None
-    row = store.get_run(number)
+            raise WorkflowError(f"run must be a run number or 'last', not '{text[:40]}'") from None
+    # Beyond SQLite's 64-bit integers no run can exist (and the query would raise OverflowError).
+    row = store.get_run(number) if -(2**63) <= number < 2**63 else None
     if row is None:
         known = f"newest is {newest}" if newest is not None else f"no runs recorded yet in {store.path}"
         raise WorkflowError(f"run {number} not found ({known})")
