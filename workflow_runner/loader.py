@@ -381,7 +381,9 @@ class _Builder:
     def _indent_after(self, line0: int) -> int:
         if self._lines is None:
             self._lines = self.text.splitlines()
-        for line in self._lines[line0 + 1 :]:
+        lines = self._lines
+        for i in range(line0 + 1, len(lines)):  # by index: a slice would copy the rest of the file per scalar
+            line = lines[i]
             if line.strip():
                 return len(line) - len(line.lstrip(" "))
         return 0
