@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from workflow_runner.errors import LoadError, Location
+from workflow_runner.errors import LoadError, Location, UsesError
 
 
 def limit(name: str, default: int) -> int:
@@ -75,3 +75,16 @@ class AliasBudget:
         if self.spent > self.max_size:
             raise LoadError(f"YAML aliases expand to more than {self.max_size} nodes (an alias bomb?); "
                             f"raise {MAX_YAML_ALIAS_SIZE} if this file is genuine", location=where)
+
+
+def too_deep(uses: str, depth: int, location: Location | None) -> UsesError | None:
+    """The error for a ``uses:`` that would nest sub-workflows ``depth`` levels deep, if past the limit.
+
+    Each level adds a directory to the run directory (``sub/<name>/``), so an
+    unbounded chain ends in "File name too long" halfway through a run.
+    """
+    most = get(MAX_USES_DEPTH)
+    if depth <= most:
+        return None
+    return UsesError(f"uses: {uses}: sub-workflows nested more than {most} deep; "
+                     f"set {MAX_USES_DEPTH} to raise the limit", location=location)

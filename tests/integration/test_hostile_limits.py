@@ -124,3 +124,35 @@ def test_sigterm_with_hundreds_of_waiting_instances_is_prompt_and_clean(tmp_path
     assert "internal error" not in out + err
     run = json.loads(next((tmp_path / "home").glob("jobs/*/*/run.json")).read_text())
     assert {job["status"] for job in run["jobs"].values()} == {"canceled"} and len(run["jobs"]) == 225
+
+
+# ------------------------------------------------------------------ nested sub-workflows (item 17)
+
+
+def chain(folder: Path, length: int) -> Path:
+    """w0 → w1 → … → w{length-1}: each calls the next with ``uses: workflow/…``; the last echoes."""
+    for i in range(length):
+        body = (f"jobs:\n  job-{i}:\n    steps:\n      - uses: workflow/w{i + 1}\n" if i < length - 1
+                else "jobs:\n  leaf:\n    steps:\n      - run: echo leaf reached\n")
+        (folder / f"w{i}.yaml").write_text(body)
+    return folder / "w0.yaml"
+
+
+def test_nesting_deeper_than_the_limit_fails_validation_at_the_uses(tmp_path):
+    top = chain(tmp_path, 300)
+    for args in (("validate", str(top)), (str(top), "--quiet")):
+        line = one_error_line(bounded(tmp_path, *args))
+        assert line.endswith(f"{tmp_path / 'w31.yaml'}:4:15: uses: workflow/w32: sub-workflows nested more than 32 deep; "
+                             "set WFRUN_MAX_USES_DEPTH to raise the limit")
+
+
+def test_a_raised_limit_runs_300_levels_with_bounded_directory_names(tmp_path):
+    top = chain(tmp_path, 300)
+    proc = bounded(tmp_path, str(top), "--no-live", env={"WFRUN_MAX_USES_DEPTH": "400"}, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert "leaf reached" in proc.stdout
+    run = next((tmp_path / "home").glob("jobs/w0/*"))
+    paths = [p for p in run.rglob("*")]
+    assert max(len(p.name) for p in paths) <= 80
+    assert max(len(str(p.relative_to(run))) for p in paths) < 300
+    assert len(list((run / "sub").iterdir())) == 299  # every level its own directory: long names do not collide
