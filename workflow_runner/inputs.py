@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from workflow_runner import limits
 from workflow_runner.errors import InputError, Location, WorkflowError, did_you_mean
 from workflow_runner.expressions import Context, ExpressionError, Template, render
 from workflow_runner.model import Workflow
@@ -119,12 +120,15 @@ def parse_set(items: list[str]) -> dict[str, Any]:
         name, raw = item.split("=", 1)
         try:
             value: Any = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             value = raw
         node = out
         parts = name.strip().split(".")
         if not all(parts):
             raise InputError(f"empty name part in '{name}'", location=Location("--set"))
+        if len(parts) + 1 > limits.MAX_NESTING or limits.deeper_than(value, limits.MAX_NESTING - len(parts)):
+            shown = name if len(name) <= 40 else name[:40] + "…"
+            raise InputError(f"'{shown}' nests more than {limits.MAX_NESTING} levels deep", location=Location("--set"))
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
@@ -512,12 +516,17 @@ def load_values_file(path: str) -> dict[str, Any]:
         text = open(path, encoding="utf-8").read()
     except OSError as exc:
         raise InputError(f"cannot read inputs file: {exc.strerror}", location=Location(path)) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"the inputs file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
+                         location=Location(path)) from None
     not_a_mapping = "the inputs file must hold a mapping of input names to values"
     if not text.strip():
         return {}
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (RecursionError, ValueError) as exc:
+        if not isinstance(exc, json.JSONDecodeError):  # nested past the recursion limit, an int of > 4300 digits
+            raise InputError(_json_limit(exc), location=Location(path)) from None
         if path.lower().endswith(".json"):
             raise InputError(f"invalid JSON: {exc.msg}", location=Location(path, exc.lineno, exc.colno)) from None
         try:
@@ -531,4 +540,13 @@ def load_values_file(path: str) -> dict[str, Any]:
         data = json.loads(json.dumps(data))
     if not isinstance(data, dict):
         raise InputError(not_a_mapping, location=Location(path))
+    if limits.deeper_than(data):
+        raise InputError(_json_limit(RecursionError()), location=Location(path))
     return data
+
+
+def _json_limit(exc: BaseException) -> str:
+    """Why a JSON text within the syntax is still refused: too deep, or a number too long to convert."""
+    if isinstance(exc, RecursionError):
+        return f"values nested more than {limits.MAX_NESTING} levels deep"
+    return f"a number is too long ({str(exc).split(':')[0].lower()})"

@@ -43,6 +43,18 @@ MAX_NESTING = 200
 """Depth of nested YAML collections, JSON inputs and ``--set`` paths (not configurable: recursion stays safe)."""
 
 
+def deeper_than(value: object, most: int = MAX_NESTING) -> bool:
+    """Whether ``value`` (JSON-like lists and dicts) nests more than ``most`` levels; iterative, so never a RecursionError."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > most:
+                return True
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return False
+
+
 def get(name: str) -> int:
     return limit(name, DEFAULTS[name])
 
