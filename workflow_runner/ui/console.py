@@ -32,10 +32,23 @@ COLORS = {st.COMPLETED: "green", st.FAILED: "red", st.SKIPPED: "dim", st.CANCELE
 LEVEL_COLORS = {"error": "red", "warning": "yellow", "notice": "blue", "debug": "dim"}
 
 
+EVENT_LINE_MAX = 8192
+"""Characters of one output line kept in an event (events.jsonl, --json); the step log keeps the whole line."""
+EVENT_OUTPUT_BUDGET = 1 << 20
+"""Characters of output per step recorded in events.jsonl; the rest is only in the step log."""
+
+
 def event_dict(event: Event) -> dict[str, Any]:
-    """Shallow, unlike dataclasses.asdict (whose deep copy was a visible share of a 200-job run)."""
+    """Shallow, unlike dataclasses.asdict (whose deep copy was a visible share of a 200-job run).
+
+    An output line longer than EVENT_LINE_MAX is cut, and says so: ``truncated``
+    holds the length of the whole line, which is in the step log.
+    """
     data = {name: getattr(event, name) for name in event.__slots__}
     data["event"] = type(event).__name__
+    if type(event) is StepOutput and len(event.line) > EVENT_LINE_MAX:
+        data["line"] = event.line[:EVENT_LINE_MAX]
+        data["truncated"] = len(event.line)
     return data
 
 
@@ -47,11 +60,17 @@ class RunRecorder:
         self.events = open(run_dir / "events.jsonl", "a", encoding="utf-8")
         self.jobs: dict[str, dict[str, Any]] = {}
         self.meta: dict[str, Any] = {}
+        self.output_spent: dict[tuple[str, str], int] = {}
+        self.omitted: dict[tuple[str, str], list[int]] = {}
 
     def emit(self, event: Event) -> None:
+        if type(event) is StepOutput and self._over_budget(event):
+            return
         record = event_dict(event)
         record["time"] = round(time.time(), 3)
         self.events.write(json.dumps(record) + "\n")
+        if type(event) is StepFinished:
+            self._note_omitted(event)
         if isinstance(event, RunStarted):
             self.meta = {"run_id": event.run_id, "workflow": event.workflow, "run_dir": event.run_dir, "started": record["time"]}
             for job in event.jobs:
@@ -67,6 +86,32 @@ class RunRecorder:
                              finished=record["time"], failures=[list(f) for f in event.failures])
             self.events.close()
             (self.run_dir / "run.json").write_text(json.dumps({**self.meta, "jobs": self.jobs}, indent=2))
+
+
+    def _over_budget(self, event: StepOutput) -> bool:
+        """Past EVENT_OUTPUT_BUDGET characters of one step's output, lines are counted, not recorded.
+
+        events.jsonl is the run's story, not a second copy of its output: 200 MB
+        of output made a 438 MB events file. The step log keeps every byte.
+        """
+        key = (event.job, event.step)
+        spent = self.output_spent.get(key, 0)
+        size = min(len(event.line), EVENT_LINE_MAX)
+        if spent + size <= EVENT_OUTPUT_BUDGET:
+            self.output_spent[key] = spent + size
+            return False
+        counts = self.omitted.setdefault(key, [0, 0])
+        counts[0] += 1
+        counts[1] += len(event.line) + 1
+        return True
+
+    def _note_omitted(self, event: StepFinished) -> None:
+        counts = self.omitted.pop((event.job, event.step), None)
+        self.output_spent.pop((event.job, event.step), None)
+        if counts:
+            note = {"event": "StepOutputOmitted", "job": event.job, "step": event.step, "lines": counts[0],
+                    "chars": counts[1], "log": event.log, "time": round(time.time(), 3)}
+            self.events.write(json.dumps(note) + "\n")
 
 
 class Fanout:
