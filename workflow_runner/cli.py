@@ -121,7 +121,9 @@ HOME_READ = ("validate", "inputs", "graph", "actions")
 """Commands that only look in the home (marketplace, schema cache): it must at least be findable."""
 def say(err: WorkflowError) -> None:
     """One error line on stderr, prefixed ``wfrun:`` once (a location may already name ``wfrun …``)."""
-    text = str(err)
+    from workflow_runner.ui.text import visible
+
+    text = visible(str(err))  # a name in the message may carry terminal escapes
     print(text if text.startswith("wfrun") else f"wfrun: {text}", file=sys.stderr)
 
 
@@ -196,15 +198,16 @@ def _resolve_inputs(wf: Any, args: argparse.Namespace, user: Any) -> Any:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from workflow_runner.ui.text import visible
     from workflow_runner.validate import check
 
     worst = 0
     for file in args.files:
         _, report = check(file)
         for err in report.errors:
-            print(f"{err}", file=sys.stderr)
+            print(visible(str(err)), file=sys.stderr)
         for warning in report.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+            print(f"warning: {visible(str(warning))}", file=sys.stderr)
         if report.errors or (args.strict and report.warnings):
             worst = 2
         else:

@@ -25,7 +25,7 @@ from workflow_runner.engine.events import (
     Event, JobChanged, RunFinished, RunStarted, StepAnnotation, StepFinished, StepOutput, StepStarted,
 )
 from workflow_runner.ui.pipe import guarded
-from workflow_runner.ui.text import plural
+from workflow_runner.ui.text import panel_safe, plural, visible
 
 ICONS = {st.COMPLETED: "✓", st.FAILED: "✗", st.SKIPPED: "-", st.CANCELED: "⊘", st.RUNNING: "▶", st.BLOCKED: "…"}
 COLORS = {st.COMPLETED: "green", st.FAILED: "red", st.SKIPPED: "dim", st.CANCELED: "yellow", st.RUNNING: "cyan", st.BLOCKED: "dim"}
@@ -164,27 +164,36 @@ class PlainReporter:
             self.write(line)
 
     def render(self, event: Event) -> str | None:
+        """One line for ``event``; names and messages through ``visible`` (an ESC in a job name must not reach the terminal)."""
         if isinstance(event, RunStarted):
-            return self.paint(f"wfrun: run {event.run_id} of {event.workflow} ({plural(len(event.jobs), 'job')}) in {event.run_dir}", "bold")
+            return self.paint(f"wfrun: run {event.run_id} of {visible(event.workflow)} ({plural(len(event.jobs), 'job')}) "
+                              f"in {visible(event.run_dir)}", "bold")
         if isinstance(event, StepOutput):
-            return f"{self.paint(f'[{event.job}/{event.step}]', 'dim')} {event.line}"
+            return f"{self.paint(f'[{visible(event.job)}/{visible(event.step)}]', 'dim')} {self.output_text(event.line)}"
         if isinstance(event, StepAnnotation):
+            where = f"[{visible(event.job)}/{visible(event.step)}]"
             if event.level in ("group", "endgroup"):
-                return self.paint(f"[{event.job}/{event.step}] {'▼ ' + event.message if event.level == 'group' else '▲'}", "dim")
-            title = f"{event.title}: " if event.title else ""
-            return self.paint(f"[{event.job}/{event.step}] {event.level.upper()}: {title}{event.message}", LEVEL_COLORS.get(event.level, "bold"))
+                return self.paint(f"{where} {'▼ ' + visible(event.message) if event.level == 'group' else '▲'}", "dim")
+            title = f"{visible(event.title)}: " if event.title else ""
+            return self.paint(f"{where} {visible(event.level.upper())}: {title}{visible(event.message)}",
+                              LEVEL_COLORS.get(event.level, "bold"))
         if isinstance(event, JobChanged):
             if event.status == st.RUNNING:
                 return None
-            why = f": {event.reason}" if event.reason and event.status != st.COMPLETED else ""
-            return self.paint(f"{ICONS.get(event.status, '?')} job {event.job} {event.status}{why}", COLORS.get(event.status, "bold"))
+            why = f": {visible(event.reason)}" if event.reason and event.status != st.COMPLETED else ""
+            return self.paint(f"{ICONS.get(event.status, '?')} job {visible(event.job)} {event.status}{why}", COLORS.get(event.status, "bold"))
         if isinstance(event, StepFinished):
             if event.status == st.SKIPPED:
                 return None
-            extra = f": {event.message}" if event.message else ""
+            extra = f": {visible(event.message)}" if event.message else ""
             took = f" ({event.duration:.2f}s)"
-            return self.paint(f"  {ICONS.get(event.status, '?')} {event.job}/{event.step}{took}{extra}", COLORS.get(event.status, "bold"))
+            return self.paint(f"  {ICONS.get(event.status, '?')} {visible(event.job)}/{visible(event.step)}{took}{extra}",
+                              COLORS.get(event.status, "bold"))
         return None
+
+    def output_text(self, line: str) -> str:
+        """A step's output line as shown: raw — it is the user's program talking (colours, progress bars)."""
+        return line
 
 
 def summary_text(event: RunFinished, job_status: dict[str, str], paint: Any) -> str:
@@ -195,9 +204,9 @@ def summary_text(event: RunFinished, job_status: dict[str, str], paint: Any) -> 
     color = COLORS.get(event.status, "bold")
     lines = [paint(f"Run {event.status} in {event.duration:.2f}s: " + (", ".join(parts) or "no jobs"), color)]
     for job, step, message, log in event.failures:
-        lines.append(paint(f"  ✗ {job} / {step}: {message or 'failed'}", "red"))
+        lines.append(paint(f"  ✗ {visible(job)} / {visible(step)}: {visible(message or 'failed')}", "red"))
         if log:
-            lines.append(f"    log: {log}")
+            lines.append(f"    log: {visible(log)}")
     return "\n".join(lines)
 
 
@@ -230,6 +239,10 @@ class LiveReporter(PlainReporter):
 
         self.console.print(Text.from_ansi(text), soft_wrap=True)
 
+    def output_text(self, line: str) -> str:
+        """Colours kept; cursor moves, clears and carriage returns shown as escapes, so the panel stays whole."""
+        return panel_safe(line)
+
     def emit(self, event: Event) -> None:
         if isinstance(event, RunStarted):
             from rich.live import Live
@@ -260,7 +273,7 @@ class LiveReporter(PlainReporter):
         )
         now = time.monotonic()
         for job, step in list(self.running.items())[:12]:
-            table.add_row(f"  [cyan]▶[/] {escape(job)} / {escape(step)}  [dim]{now - self.started.get(job, now):.0f}s[/]")
+            table.add_row(f"  [cyan]▶[/] {escape(visible(job))} / {escape(visible(step))}  [dim]{now - self.started.get(job, now):.0f}s[/]")
         if len(self.running) > 12:
             table.add_row(f"  [dim]… and {len(self.running) - 12} more[/]")
         return table
