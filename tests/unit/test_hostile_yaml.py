@@ -186,3 +186,42 @@ def test_null_job_name_fails_validation_not_the_run(wfrun, write):
         r = wfrun(*args)
         assert r.code == 2 and "Traceback" not in r.err, r.err
         assert "w.yaml:2:3: a mapping key must be a name, not null" in r.err
+
+
+# ------------------------------------------------------------------ linear costs (item 16)
+
+
+def test_many_block_scalars_load_in_linear_time():
+    """120,000 block scalars (7 MB): seconds when each looks only at the next line (a copy of the rest made it minutes)."""
+    import subprocess
+    import sys
+
+    code = ("from workflow_runner.loader import load_text\n"
+            "n = 120000\n"
+            "text = 'jobs:\\n  a:\\n    steps:\\n' + ''.join('      - run: |\\n          echo %d\\n' % i for i in range(n))\n"
+            "steps = load_text(text, 'w.yaml')['jobs']['a']['steps']\n"
+            "assert len(steps) == n and steps[-1]['run'] == 'echo %d\\n' % (n - 1)\n"
+            "print('ok')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_format_over_megabytes_of_braces_is_correct_and_prompt(tmp_path):
+    """8 MB of '{{' through format(): seconds when linear (the quadratic scan needed minutes)."""
+    import subprocess
+    import sys
+
+    code = ("from workflow_runner.expressions.functions import format_\n"
+            "out = format_('{{' * (4 << 20) + '{0}' + '}}' * 10, 'x')\n"
+            "assert out == '{' * (4 << 20) + 'x' + '}' * 10\nprint('ok')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_quote_escapes_in_a_large_literal():
+    from workflow_runner.expressions.template import compile_string
+
+    template = compile_string("${{ format('{0}', '" + "''" * (2 << 20) + "') }}")
+    from workflow_runner.expressions import Context, render
+
+    assert render(template, Context(values={})) == "'" * (2 << 20)
