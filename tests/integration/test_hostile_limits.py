@@ -156,3 +156,19 @@ def test_a_raised_limit_runs_300_levels_with_bounded_directory_names(tmp_path):
     assert max(len(p.name) for p in paths) <= 80
     assert max(len(str(p.relative_to(run))) for p in paths) < 300
     assert len(list((run / "sub").iterdir())) == 299  # every level its own directory: long names do not collide
+
+
+def test_a_large_matrix_runs_within_a_small_descriptor_limit(tmp_path):
+    """1,000 instances queued for 2 CPUs hold no open log each (they used to: EMFILE at a 1024 ulimit)."""
+    wf = tmp_path / "m.yaml"
+    wf.write_text(matrix_workflow(3))
+
+    def few_files() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (200, 200))
+
+    env = {**os.environ, "WFRUN_HOME": str(tmp_path / "home"), "WFRUN_CONFIG": str(tmp_path / "none.yaml")}
+    proc = subprocess.run([sys.executable, "-m", "workflow_runner", str(wf), "--quiet", "--cpus", "2"], capture_output=True,
+                          text=True, timeout=300, env=env, cwd=tmp_path, preexec_fn=few_files)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-2000:]
+    assert "1000 completed" in proc.stdout
+    assert len(list((tmp_path / "home").glob("jobs/m/*/logs/*/01-*.log"))) == 1000
