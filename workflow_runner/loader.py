@@ -214,7 +214,7 @@ class _Builder:
 
         stack: list[Any] = []  # containers being filled; for maps, a pending key follows
         keys: list[Any] = []
-        sizes: list[int] = []  # the expanded size of each open container so far (see limits.alias_cost)
+        sizes: list[int] = []  # the expanded size of each open container so far (see AliasBudget)
         merges: list[list | None] = []  # per open mapping: its '<<' values, applied when it ends
         frame_anchors: list[str | None] = []  # end events carry no anchor
         open_anchors: set[str] = set()
