@@ -136,7 +136,9 @@ HOME_READ = ("validate", "inputs", "graph", "actions")
 """Commands that only look in the home (marketplace, schema cache): it must at least be findable."""
 def say(err: WorkflowError) -> None:
     """One error line on stderr, prefixed ``wfrun:`` once (a location may already name ``wfrun …``)."""
-    text = str(err)
+    from workflow_runner.ui.text import visible
+
+    text = visible(str(err))  # a name in the message may carry terminal escapes
     print(text if text.startswith("wfrun") else f"wfrun: {text}", file=sys.stderr)
 
 
@@ -218,6 +220,7 @@ def _resolve_inputs(wf: Any, args: argparse.Namespace, user: Any) -> Any:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from workflow_runner.actions import github
+    from workflow_runner.ui.text import visible
     from workflow_runner.validate import check
 
     github.set_offline(args.offline)
@@ -225,11 +228,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for file in args.files:
         _, report = check(file)
         for err in report.errors:
-            print(f"{err}", file=sys.stderr)
+            print(visible(str(err)), file=sys.stderr)
         for warning in report.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+            print(f"warning: {visible(str(warning))}", file=sys.stderr)
         for hint in report.hints:
-            print(f"hint: {hint}", file=sys.stderr)
+            print(f"hint: {visible(str(hint))}", file=sys.stderr)
         if report.errors or (args.strict and report.warnings):
             worst = 2
         else:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from workflow_runner.errors import GraphError, WorkflowError, did_you_mean
+from workflow_runner import limits
+from workflow_runner.errors import GraphError, Location, WorkflowError, did_you_mean
 from workflow_runner.model import Job, Workflow
 
 
@@ -28,6 +30,7 @@ def check(workflow: Workflow) -> list[WorkflowError]:
             elif need not in workflow.jobs:
                 hint = did_you_mean(need, workflow.jobs)
                 errors.append(GraphError(f"job '{job.name}' needs unknown job '{need}'{hint}", location=loc))
+    errors += matrix_size_errors(workflow)
     if not errors:
         cycle = find_cycle(workflow)
         if cycle:
@@ -121,6 +124,7 @@ def expand_matrix(matrix: Any, *, where: str, location: Any = None) -> list[dict
     for extra in (include, exclude):
         if not isinstance(extra, list) or not all(isinstance(e, dict) for e in extra):
             raise GraphError(f"{where}: matrix include/exclude must be lists of mappings", location=location)
+    check_size(matrix_size(matrix), where=where, location=location)
     combos = [dict(zip(axes, values)) for values in itertools.product(*axes.values())] if axes else []
     combos = [c for c in combos if not any(_matches(c, e) for e in exclude)]
     for entry in include:
@@ -134,6 +138,43 @@ def expand_matrix(matrix: Any, *, where: str, location: Any = None) -> list[dict
     if not combos:
         raise GraphError(f"{where}: the matrix has no combinations", location=location)
     return combos
+
+
+def matrix_size(matrix: Any) -> int | None:
+    """At most how many instances ``matrix`` expands to (axes product plus includes); None if not yet known.
+
+    Counted before expanding, so a million-instance matrix costs nothing but the error.
+    """
+    if not isinstance(matrix, dict):
+        return None
+    include = matrix.get("include") or []
+    axes = [v for k, v in matrix.items() if k not in ("include", "exclude")]
+    if not all(isinstance(v, list) for v in axes) or not isinstance(include, list):
+        return None
+    return (math.prod(len(v) for v in axes) if axes else 0) + len(include)
+
+
+def check_size(size: int | None, *, where: str, location: Location | None = None, total: bool = False) -> None:
+    """A GraphError when ``size`` instances exceed the limit (WFRUN_MAX_MATRIX)."""
+    most = limits.get(limits.MAX_MATRIX)
+    if size is not None and size > most:
+        what = "the matrices of this run expand" if total else f"{where}: the matrix expands"
+        raise GraphError(f"{what} to {size} instances, more than the limit of {most}; "
+                         f"set {limits.MAX_MATRIX} to raise it", location=location)
+
+
+def matrix_size_errors(workflow: Workflow) -> list[WorkflowError]:
+    """Validate-time: matrices whose size is known without inputs must be within the limit."""
+    errors: list[WorkflowError] = []
+    for job in workflow.jobs.values():
+        if job.strategy is None:
+            continue
+        try:
+            check_size(matrix_size(job.strategy.matrix), where=f"job '{job.name}'",
+                       location=workflow.locate(job.path + ("strategy", "matrix")))
+        except GraphError as exc:
+            errors.append(exc)
+    return errors
 
 
 def _matches(combo: dict, partial: dict) -> bool:
@@ -163,6 +204,7 @@ def make_plan(workflow: Workflow, inputs: dict[str, Any]) -> Plan:
         raise GraphError(f"dependency cycle: {' -> '.join(find_cycle(workflow) or [])}")
     plan = Plan(workflow, order, dependents=dependents_of(workflow.jobs))
     ctx = Context(values={"inputs": inputs, "env": {}, "matrix": {}, "needs": {}})
+    total = 0
     for name in order:
         job = workflow.jobs[name]
         if job.strategy is None or job.strategy.matrix is None:
@@ -177,4 +219,6 @@ def make_plan(workflow: Workflow, inputs: dict[str, Any]) -> Plan:
                 raise GraphError(f"{where}: strategy.matrix must be a mapping", location=job.loc) from None
         combos = expand_matrix(matrix, where=where, location=workflow.locate(job.path + ("strategy", "matrix")))
         plan.instances[name] = [JobInstance(job, combo, i) for i, combo in enumerate(combos)]
+        total += len(combos)
+        check_size(total, where=where, location=workflow.locate(job.path + ("strategy", "matrix")), total=True)
     return plan

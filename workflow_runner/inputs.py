@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from workflow_runner import inputpath
+from workflow_runner import limits
 from workflow_runner.errors import InputError, Location, WorkflowError, did_you_mean
 from workflow_runner.expressions import Context, ExpressionError, Template, render
 from workflow_runner.masking import mask_tree
@@ -96,8 +97,12 @@ def parse_set(items: list[str]) -> dict[str, Any]:
         name, raw = item.split("=", 1)
         try:
             value: Any = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             value = raw
+        depth = name.count(".") + name.count("[") + 1
+        if depth + 1 > limits.MAX_NESTING or limits.deeper_than(value, limits.MAX_NESTING - depth):
+            shown = name if len(name) <= 40 else name[:40] + "…"
+            raise InputError(f"'{shown}' nests more than {limits.MAX_NESTING} levels deep", location=Location("--set"))
         try:
             inputpath.set_in(out, inputpath.parse(name), value, patch=True)
         except inputpath.PathError as exc:
@@ -392,12 +397,17 @@ def load_values_file(path: str) -> dict[str, Any]:
         text = open(path, encoding="utf-8").read()
     except OSError as exc:
         raise InputError(f"cannot read inputs file: {exc.strerror}", location=Location(path)) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"the inputs file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start})",
+                         location=Location(path)) from None
     not_a_mapping = "the inputs file must hold a mapping of input names to values"
     if not text.strip():
         return {}
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (RecursionError, ValueError) as exc:
+        if not isinstance(exc, json.JSONDecodeError):  # nested past the recursion limit, an int of > 4300 digits
+            raise InputError(_json_limit(exc), location=Location(path)) from None
         if path.lower().endswith(".json"):
             raise InputError(f"invalid JSON: {exc.msg}", location=Location(path, exc.lineno, exc.colno)) from None
         try:
@@ -411,6 +421,8 @@ def load_values_file(path: str) -> dict[str, Any]:
         data = json.loads(json.dumps(data))
     if not isinstance(data, dict):
         raise InputError(not_a_mapping, location=Location(path))
+    if limits.deeper_than(data):
+        raise InputError(_json_limit(RecursionError()), location=Location(path))
     return data
 
 
@@ -423,3 +435,10 @@ def check_value(workflow: Workflow, spec: dict, value: Any, dotted: str) -> str 
     resolver = _Resolver(workflow, Sources(), {}, False, {})
     resolver.coerce(value, spec, tuple(dotted.split(".")), ())
     return resolver.errors[0].message if resolver.errors else None
+
+
+def _json_limit(exc: BaseException) -> str:
+    """Why a JSON text within the syntax is still refused: too deep, or a number too long to convert."""
+    if isinstance(exc, RecursionError):
+        return f"values nested more than {limits.MAX_NESTING} levels deep"
+    return f"a number is too long ({str(exc).split(':')[0].lower()})"

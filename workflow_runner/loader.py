@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from workflow_runner.errors import LoadError, Location, ScalarOrigin
+from workflow_runner.limits import MAX_NESTING, AliasBudget
 
 
 
@@ -147,6 +148,22 @@ _INF = {".inf": float("inf"), ".Inf": float("inf"), ".INF": float("inf"),
         "+.inf": float("inf"), "+.Inf": float("inf"), "+.INF": float("inf"),
         "-.inf": float("-inf"), "-.Inf": float("-inf"), "-.INF": float("-inf")}
 _NAN = {".nan", ".NaN", ".NAN"}
+_MAX_INT_DIGITS = 4000
+
+
+class BadScalar(ValueError):
+    """A scalar whose text cannot become the value its form or tag asks for; the message says why."""
+
+
+def _to_float(value: str) -> float:
+    """``!!float``: a finite text must stay finite (float(int) of 400 digits raises OverflowError)."""
+    plain = resolve_plain(value)
+    if isinstance(plain, (int, float)) and not isinstance(plain, bool):
+        result = float(value) if isinstance(plain, int) else plain
+        if result in (float("inf"), float("-inf")) and value not in _INF:
+            raise BadScalar(f"'{value[:40]}' is out of range for a float")
+        return result
+    raise BadScalar(f"'{value[:40]}' is not a valid float")
 
 
 def resolve_plain(value: str) -> Any:
@@ -157,6 +174,8 @@ def resolve_plain(value: str) -> Any:
         return _BOOL[value]
     if first in "0123456789+-.":
         if _INT.match(value):
+            if len(value) > _MAX_INT_DIGITS:  # int() refuses (ValueError) past sys.get_int_max_str_digits()
+                raise BadScalar(f"an integer of {len(value)} digits is too long (at most {_MAX_INT_DIGITS})")
             return int(value)
         if _HEX.match(value):
             return int(value, 16)
@@ -174,7 +193,7 @@ def resolve_plain(value: str) -> Any:
 _EXPLICIT = {
     "tag:yaml.org,2002:str": str,
     "tag:yaml.org,2002:int": lambda v: int(resolve_plain(v)),
-    "tag:yaml.org,2002:float": lambda v: float(resolve_plain(v)),
+    "tag:yaml.org,2002:float": _to_float,
     "tag:yaml.org,2002:bool": lambda v: _BOOL[v],
     "tag:yaml.org,2002:null": lambda v: None,
 }
@@ -188,12 +207,18 @@ class _Builder:
         self.text = text
         self._lines: list[str] | None = None
         self.anchors: dict[str, Any] = {}
+        self.anchor_sizes: dict[str, int] = {}
 
     def build(self, events: Any) -> Any:
         from ruamel.yaml import events as ev
 
         stack: list[Any] = []  # containers being filled; for maps, a pending key follows
         keys: list[Any] = []
+        sizes: list[int] = []  # the expanded size of each open container so far (see AliasBudget)
+        merges: list[list | None] = []  # per open mapping: its '<<' values, applied when it ends
+        frame_anchors: list[str | None] = []  # end events carry no anchor
+        open_anchors: set[str] = set()
+        budget = AliasBudget()
         root: Any = None
         depth = 0
         docs = 0
@@ -203,27 +228,45 @@ class _Builder:
                 mark = event.start_mark
                 value = self._scalar(event)
                 origin = None
+                size = 1
                 if type(value) is str:
                     origin = self._origin(mark, event.style)
+                    size += len(value) // 32
                 if event.anchor:
                     self.anchors[event.anchor] = value
+                    self.anchor_sizes[event.anchor] = size
             elif cls is ev.MappingStartEvent or cls is ev.SequenceStartEvent:
                 depth += 1
-                if depth > 200:
+                if depth > MAX_NESTING:
                     raise LoadError("YAML nested too deeply", location=self._mark(event.start_mark))
                 mark = event.start_mark
                 value = YMap(self._mark(mark)) if cls is ev.MappingStartEvent else YList(self._mark(mark))
                 origin = None
                 if event.anchor:
                     self.anchors[event.anchor] = value
-                self._add(stack, keys, value, mark, origin)
+                    open_anchors.add(event.anchor)
+                self._add(stack, keys, value, mark, origin, merges)
                 stack.append(value)
                 keys.append(_NO_KEY)
+                sizes.append(1)
+                merges.append(None)
+                frame_anchors.append(event.anchor)
                 continue
             elif cls is ev.MappingEndEvent or cls is ev.SequenceEndEvent:
                 depth -= 1
                 value = stack.pop()
                 keys.pop()
+                size = sizes.pop()
+                pending = merges.pop()
+                if pending:
+                    for merged, merge_mark in pending:
+                        self._merge(value, merged, merge_mark)
+                anchor = frame_anchors.pop()
+                if anchor is not None:
+                    open_anchors.discard(anchor)
+                    self.anchor_sizes[anchor] = size
+                if sizes:
+                    sizes[-1] += size
                 if not stack:
                     root = value
                 continue
@@ -231,7 +274,12 @@ class _Builder:
                 mark = event.start_mark
                 if event.anchor not in self.anchors:
                     raise LoadError(f"unknown alias '*{event.anchor}'", location=self._mark(mark))
+                if event.anchor in open_anchors:
+                    raise LoadError(f"alias '*{event.anchor}' refers to a node that contains it (a recursive structure)",
+                                    location=self._mark(mark))
                 value = self.anchors[event.anchor]
+                size = self.anchor_sizes[event.anchor]
+                budget.spend(size, self._mark(mark))
                 origin = None
             elif cls is ev.DocumentStartEvent:
                 docs += 1
@@ -240,13 +288,16 @@ class _Builder:
                 continue
             else:
                 continue
+            if sizes:
+                sizes[-1] += size
             if not stack:
                 root = value
             else:
-                self._add(stack, keys, value, mark, origin)
+                self._add(stack, keys, value, mark, origin, merges)
         return root
 
-    def _add(self, stack: list[Any], keys: list[Any], value: Any, mark: Any, origin: ScalarOrigin | None) -> None:
+    def _add(self, stack: list[Any], keys: list[Any], value: Any, mark: Any, origin: ScalarOrigin | None,
+             merges: list[list | None]) -> None:
         if not stack:
             return
         top = stack[-1]
@@ -260,15 +311,25 @@ class _Builder:
         if key is _NO_KEY:
             if isinstance(value, (YMap, YList)):
                 raise LoadError("a mapping key must be a plain value", location=self._mark(mark))
-            if value in top:
+            if type(value) is not str and not (value is True and len(stack) == 1):
+                # Every key wfrun reads is a name (jobs, inputs, env, step fields); a null
+                # or numeric key would reach code that joins names as text.
+                shown = "null" if value is None else repr(value).lower() if type(value) is bool else repr(value)
+                raise LoadError(f"a mapping key must be a name, not {shown}; quote it if it is meant as text",
+                                location=self._mark(mark))
+            if value in top or (value == "<<" and merges[-1]):
                 raise LoadError(f"duplicate key '{value}'", location=self._mark(mark))
             keys[-1] = value
             top.key_locs[value] = self._mark(mark)
             return
         keys[-1] = _NO_KEY
-        if key == "<<" and isinstance(value, (YMap, YList)):
+        if key == "<<":
+            # Applied when the mapping ends, once the merged nodes are complete and
+            # every explicit key is known (explicit keys win; YAML 1.1 merge type).
             del top.key_locs[key]
-            self._merge(top, value, mark)
+            if merges[-1] is None:
+                merges[-1] = []
+            merges[-1].append((value, mark))
             return
         top[key] = value
         top.value_locs[key] = self._mark(mark)
@@ -276,9 +337,12 @@ class _Builder:
             top.origins[key] = origin
 
     def _merge(self, out: YMap, value: Any, mark: Any) -> None:
-        for src in value if isinstance(value, list) else [value]:
-            if not isinstance(src, YMap):
-                raise LoadError("'<<' merges only mappings", location=self._mark(mark))
+        """YAML 1.1 merge (https://yaml.org/type/merge.html): keys already in ``out`` win; in a list, earlier mappings win."""
+        sources = value if isinstance(value, list) else [value]
+        if not isinstance(value, (YMap, YList)) or not all(isinstance(src, YMap) for src in sources):
+            raise LoadError("'<<' (merge key) takes a mapping or a list of mappings, e.g. '<<: *defaults' "
+                            "or '<<: [*a, *b]'", location=self._mark(mark))
+        for src in sources:
             for k, v in src.items():
                 if k not in out:
                     out[k] = v
@@ -292,15 +356,19 @@ class _Builder:
         if tag is None or str(tag) == "!":
             if event.style or not event.implicit[0]:
                 return event.value
-            return resolve_plain(event.value)
+            try:
+                return resolve_plain(event.value)
+            except BadScalar as exc:
+                raise LoadError(str(exc), location=self._mark(event.start_mark)) from None
         name = str(tag)
         convert = _EXPLICIT.get(name)
         if convert is None:
             raise LoadError(f"unsupported YAML tag '{name}'", location=self._mark(event.start_mark))
         try:
             return convert(event.value)
-        except (ValueError, KeyError, TypeError):
-            raise LoadError(f"'{event.value}' is not a valid {name.rsplit(':', 1)[-1]}", location=self._mark(event.start_mark)) from None
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
+            why = str(exc) if isinstance(exc, BadScalar) else f"'{event.value[:40]}' is not a valid {name.rsplit(':', 1)[-1]}"
+            raise LoadError(why, location=self._mark(event.start_mark)) from None
 
     def _mark(self, mark: Any) -> Location:
         return Location(self.filename, mark.line + 1, mark.column + 1)
@@ -313,7 +381,9 @@ class _Builder:
     def _indent_after(self, line0: int) -> int:
         if self._lines is None:
             self._lines = self.text.splitlines()
-        for line in self._lines[line0 + 1 :]:
+        lines = self._lines
+        for i in range(line0 + 1, len(lines)):  # by index: a slice would copy the rest of the file per scalar
+            line = lines[i]
             if line.strip():
                 return len(line) - len(line.lstrip(" "))
         return 0

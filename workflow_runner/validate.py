@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workflow_runner import graph, model, schema
+from workflow_runner import graph, limits, model, schema
 from workflow_runner.actions import resolve as uses_resolve
 from workflow_runner.dialect_notes import bare_word_notes
 from workflow_runner.errors import ErrorGroup, SchemaError, UsesError, WorkflowError, did_you_mean, raise_all
@@ -269,8 +269,11 @@ def check_uses(wf: Workflow, report: Report, seen: set[Path], chain: tuple[Path,
                 continue
             check_with(wf, step, called, report)
             target = ref.path.resolve()
+            deep = limits.too_deep(step.uses, len(chain) + 1, loc)
             if target in chain:
                 report.errors.append(uses_resolve.self_call(step.uses, chain, target, loc))
+            elif deep is not None:
+                report.errors.append(deep)
             elif target not in seen:
                 seen.add(target)
                 check_uses(called, report, seen, (*chain, target))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workflow_runner import inputs as inputs_mod
+from workflow_runner import limits
 from workflow_runner.actions import resolve as uses_resolve
 from workflow_runner.actions.with_check import read_undeclared
 from workflow_runner.engine import status as st
@@ -72,6 +73,9 @@ async def _subworkflow(called: Any, job: "JobRun", step: "Step", with_values: di
     called_path = called.path.resolve() if called.path else None
     if called_path is not None and called_path in eng.calls:
         raise uses_resolve.self_call(step.uses or "", eng.calls, called_path, eng.workflow.locate(step.path + ("uses",)))
+    deep = limits.too_deep(step.uses or "", len(eng.calls) + 1, eng.workflow.locate(step.path + ("uses",)))
+    if deep is not None:
+        raise deep
     values = {k: v for k, v in with_values.items() if not str(k).startswith("$")}
     sources = inputs_mod.Sources([(f"{eng.workflow.file}: with: of step '{step.name}'", values)])
     try:

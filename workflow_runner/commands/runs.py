@@ -26,6 +26,7 @@ from typing import Any, Callable, TextIO
 
 from workflow_runner.errors import WorkflowError, did_you_mean
 from workflow_runner.state.store import FINAL, RunRow, RunStore, StepRow
+from workflow_runner.ui.text import VisibleOut, visible
 
 NAMES = ("runs", "status", "logs", "cancel")
 
@@ -94,8 +95,9 @@ def resolve_run(store: RunStore, run: int | str) -> RunRow:
         try:
             number = int(text)
         except ValueError:
-            raise WorkflowError(f"run must be a run number or 'last', not '{text}'") from None
-    row = store.get_run(number)
+            raise WorkflowError(f"run must be a run number or 'last', not '{text[:40]}'") from None
+    # Beyond SQLite's 64-bit integers no run can exist (and the query would raise OverflowError).
+    row = store.get_run(number) if -(2**63) <= number < 2**63 else None
     if row is None:
         known = f"newest is {newest}" if newest is not None else f"no runs recorded yet in {store.path}"
         raise WorkflowError(f"run {number} not found ({known})")
@@ -154,10 +156,11 @@ def show_runs(store: RunStore, *, limit: int = 20, as_json: bool = False, out: T
     if not rows:
         out.write(f"no runs yet (run store: {store.path})\n")
         return 0
+    out = VisibleOut(out)  # workflow names are the user's: no terminal escapes reach the screen
     table = [["RUN", "WORKFLOW", "STATUS", "STARTED", "DURATION", "DIR"]]
     for r in rows:
         status = r.status + (" (cancel requested)" if r.cancel_requested and not r.final else "")
-        table.append([str(r.id), r.workflow, status, fmt_time(r.started or r.created), fmt_duration(r.duration), r.run_dir or "-"])
+        table.append([str(r.id), visible(r.workflow), status, fmt_time(r.started or r.created), fmt_duration(r.duration), r.run_dir or "-"])
     _table(table, out)
     return 0
 
@@ -206,6 +209,7 @@ def show_status(store: RunStore, run: int | str, *, as_json: bool = False, out: 
         return 0
 
     paint = _painter(out, color)
+    out = VisibleOut(out)  # job and step names, messages: the user's text, escapes shown not obeyed
     head = f"run {row.id} of {row.workflow}: {paint(row.status, row.status)}"
     if row.exit_code is not None:
         head += f" (exit {row.exit_code})"
@@ -379,7 +383,7 @@ def in_run_order(steps: list[StepRow]) -> list[StepRow]:
 
 
 def _label(s: StepRow) -> str:
-    return f"[{s.job}/{s.name}]"
+    return f"[{visible(s.job)}/{visible(s.name)}]"
 
 
 def show_logs(store: RunStore, run: int | str, select: str | None = None, *, follow: bool = False,

@@ -54,8 +54,15 @@ class StepLog:
         self.job = job
         self.step_name = step_name
         self.path = path
-        self.file = RecordFile(path)  # a full disk or a deleted run directory is a warning, not a crash
+        self._file: Any = None
         self.last_error: str | None = None
+
+    @property
+    def file(self) -> Any:
+        """Opened on first use: thousands of matrix instances queued for a CPU slot hold no descriptor each."""
+        if self._file is None:
+            self._file = RecordFile(self.path)  # a full disk or a deleted run directory is a warning, not a crash
+        return self._file
 
     def line(self, text: str) -> None:
         text = self.job.engine.shared.mask(text)
@@ -74,7 +81,7 @@ class StepLog:
         self.file.write(f"[wfrun] {self.job.engine.shared.mask(text)}\n")
 
     def close(self) -> None:
-        self.file.close()
+        self.file.close()  # opens it first if nothing was written: every step that started has its log
 
 
 class JobRun:

@@ -123,7 +123,10 @@ class ResourcePool:
             if future.done() and not future.cancelled():
                 await self.release(r)  # granted while being cancelled: give it back
             else:
-                self.waiters.remove((r, future))
+                # Left in the queue, dropped by _wake when it reaches the head: removing it
+                # here cost O(waiters) per cancel (quadratic for 10,000 canceled jobs) and
+                # failed when another cancel's _wake had already dropped it.
+                future.cancel()
                 self._wake()
             raise
 

@@ -14,6 +14,7 @@ body here: the parser turns them into status references, which ask the run's
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -98,8 +99,12 @@ def format_(template: Any, *args: Any) -> str:
 
 
 def _next_brace(text: str, start: int) -> int:
-    candidates = [p for p in (text.find("{", start), text.find("}", start)) if p >= 0]
-    return min(candidates) if candidates else -1
+    """The next '{' or '}' at or after ``start``; one regex scan, so a text of many braces stays linear."""
+    match = _BRACE.search(text, start)
+    return match.start() if match else -1
+
+
+_BRACE = re.compile(r"[{}]")
 
 
 def join(value: Any, separator: Any = ",") -> str:

@@ -22,6 +22,7 @@ from ..errors import ExpressionError, Location, ScalarOrigin
 from . import nodes
 from .dialect import GITHUB, Dialect
 from .evaluator import Context, evaluate
+from .lexer import STRING_RESTS
 from .nodes import Node, PositionedError
 from .parser import TOO_DEEP, parse
 from .values import FilteredArray, stringify
@@ -193,16 +194,10 @@ def _next_opener(text: str, start: int) -> tuple[int, str]:
 
 def _string_end(text: str, quote: int) -> int:
     """The offset just after the string literal starting at ``quote`` (a doubled quote is an escaped one)."""
-    mark = text[quote]
-    i = quote + 1
-    while True:
-        close = text.find(mark, i)
-        if close < 0:
-            raise PositionedError("unterminated string", quote)
-        if text.startswith(mark * 2, close):
-            i = close + 2
-            continue
-        return close + 1
+    match = STRING_RESTS[text[quote]].match(text, quote + 1)  # one regex scan: linear however many escapes
+    if match is None:
+        raise PositionedError("unterminated string", quote)
+    return match.end()
 
 
 def _locate(origin: ScalarOrigin | None, text: str, offset: int) -> Location | None:

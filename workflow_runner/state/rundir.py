@@ -14,6 +14,7 @@ the platform's own place for job directories.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -33,7 +34,11 @@ def wfrun_home() -> Path:
 def safe_name(text: str) -> str:
     """A path component made from a job or step name (no '/', no '..')."""
     cleaned = _UNSAFE.sub("_", text).strip("._") or "_"
-    return cleaned[:80]
+    if len(cleaned) <= 80:
+        return cleaned
+    # Shortened with a digest of the whole name: bounded (nested sub-workflow keys
+    # grow with depth) and still distinct when two long names share a prefix.
+    return cleaned[:63] + "-" + hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -68,8 +73,14 @@ class RunDir:
                 number += 1
 
     def child(self, name: str) -> "RunDir":
-        """The directory of a sub-workflow run inside this one (same number)."""
-        root = self.root / "sub" / safe_name(name)
+        """The directory of a sub-workflow run inside this one (same number).
+
+        Every sub-run, however deeply nested, is a direct child of the top run's
+        ``sub/`` (``name`` is the calling job's full key, unique per level): a
+        path per level made a 300-deep chain fail with "File name too long".
+        """
+        top = self.root if self.root.name.isdigit() else self.root.parent.parent
+        root = top / "sub" / safe_name(name)
         root.mkdir(parents=True, exist_ok=True)
         return RunDir(root, self.number, self.workflow, self.nested + (safe_name(name),))
 

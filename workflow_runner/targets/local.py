@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 
 from workflow_runner.targets.base import OutputCallback, StepCommand, StepResult, TargetStats, read_script
+from workflow_runner.targets.lines import as_text, pump_lines
 
 _LINE_LIMIT = 1 << 16
 """The reader's buffer limit (asyncio's default for subprocess pipes)."""
@@ -152,14 +153,7 @@ def _script_fd(command: StepCommand) -> int:
 async def _pump(stream: asyncio.StreamReader | None, on_output: OutputCallback) -> None:
     if stream is None:
         return
-    while True:
-        try:
-            line = await stream.readline()
-        except ValueError:  # a line longer than the buffer limit: take what is there
-            line = await stream.read(1 << 16)
-        if not line:
-            return
-        on_output(line.decode("utf-8", "replace").rstrip("\r\n"))
+    await pump_lines(stream.read, lambda line: on_output(as_text(line)))
 
 
 def _read(path: str) -> str:

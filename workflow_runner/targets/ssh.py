@@ -83,6 +83,7 @@ from workflow_runner.errors import ConnectionFailed, TargetError
 from workflow_runner.targets.base import OutputCallback, StepCommand, StepResult, TargetStats, read_script, to_the_end
 from workflow_runner.targets.hostspec import HostSpec, parse_host
 from workflow_runner.targets.sshfiles import identity_problem, known_hosts_problem
+from workflow_runner.targets.lines import as_text, pump_lines
 
 __all__ = ["SSHPool", "SSHTarget", "bootstrap"]
 
@@ -578,15 +579,14 @@ class _Step:
         if self.callback_error is not None:
             return
         try:
-            self.on_output(line.decode("utf-8", "replace").rstrip("\r\n"))
+            self.on_output(as_text(line))
         except Exception as exc:  # noqa: BLE001 - re-raised by finish()
             self.callback_error = exc
             self.callback_failed.set()
 
     async def _pump(self, reader) -> None:
         try:
-            while line := await reader.readline():
-                self._emit(line)
+            await pump_lines(reader.read, self._emit)
         except (asyncssh.Error, OSError, asyncio.IncompleteReadError) as exc:
             self.error = self.error or exc
 

@@ -27,17 +27,30 @@ from workflow_runner.engine.events import (
 )
 from workflow_runner.state.recordfile import RecordFile, write_record
 from workflow_runner.ui.pipe import guarded
-from workflow_runner.ui.text import plural
+from workflow_runner.ui.text import panel_safe, plural, visible
 
 ICONS = {st.COMPLETED: "✓", st.FAILED: "✗", st.SKIPPED: "-", st.CANCELED: "⊘", st.RUNNING: "▶", st.BLOCKED: "…"}
 COLORS = {st.COMPLETED: "green", st.FAILED: "red", st.SKIPPED: "dim", st.CANCELED: "yellow", st.RUNNING: "cyan", st.BLOCKED: "dim"}
 LEVEL_COLORS = {"error": "red", "warning": "yellow", "notice": "blue", "debug": "dim"}
 
 
+EVENT_LINE_MAX = 8192
+"""Characters of one output line kept in an event (events.jsonl, --json); the step log keeps the whole line."""
+EVENT_OUTPUT_BUDGET = 1 << 20
+"""Characters of output per step recorded in events.jsonl; the rest is only in the step log."""
+
+
 def event_dict(event: Event) -> dict[str, Any]:
-    """Shallow, unlike dataclasses.asdict (whose deep copy was a visible share of a 200-job run)."""
+    """Shallow, unlike dataclasses.asdict (whose deep copy was a visible share of a 200-job run).
+
+    An output line longer than EVENT_LINE_MAX is cut, and says so: ``truncated``
+    holds the length of the whole line, which is in the step log.
+    """
     data = {name: getattr(event, name) for name in event.__slots__}
     data["event"] = type(event).__name__
+    if type(event) is StepOutput and len(event.line) > EVENT_LINE_MAX:
+        data["line"] = event.line[:EVENT_LINE_MAX]
+        data["truncated"] = len(event.line)
     return data
 
 
@@ -49,11 +62,17 @@ class RunRecorder:
         self.events = RecordFile(run_dir / "events.jsonl", note_losses=False)  # survives a full disk or a deleted run directory
         self.jobs: dict[str, dict[str, Any]] = {}
         self.meta: dict[str, Any] = {}
+        self.output_spent: dict[tuple[str, str], int] = {}
+        self.omitted: dict[tuple[str, str], list[int]] = {}
 
     def emit(self, event: Event) -> None:
+        if type(event) is StepOutput and self._over_budget(event):
+            return
         record = event_dict(event)
         record["time"] = round(time.time(), 3)
         self.events.write(json.dumps(record) + "\n")
+        if type(event) is StepFinished:
+            self._note_omitted(event)
         if isinstance(event, RunStarted):
             self.meta = {"run_id": event.run_id, "workflow": event.workflow, "run_dir": event.run_dir, "started": record["time"]}
             for job in event.jobs:
@@ -73,6 +92,32 @@ class RunRecorder:
                 if uses.is_file():
                     self.meta["uses"] = json.loads(uses.read_text())
             write_record(self.run_dir / "run.json", json.dumps({**self.meta, "jobs": self.jobs}, indent=2))
+
+
+    def _over_budget(self, event: StepOutput) -> bool:
+        """Past EVENT_OUTPUT_BUDGET characters of one step's output, lines are counted, not recorded.
+
+        events.jsonl is the run's story, not a second copy of its output: 200 MB
+        of output made a 438 MB events file. The step log keeps every byte.
+        """
+        key = (event.job, event.step)
+        spent = self.output_spent.get(key, 0)
+        size = min(len(event.line), EVENT_LINE_MAX)
+        if spent + size <= EVENT_OUTPUT_BUDGET:
+            self.output_spent[key] = spent + size
+            return False
+        counts = self.omitted.setdefault(key, [0, 0])
+        counts[0] += 1
+        counts[1] += len(event.line) + 1
+        return True
+
+    def _note_omitted(self, event: StepFinished) -> None:
+        counts = self.omitted.pop((event.job, event.step), None)
+        self.output_spent.pop((event.job, event.step), None)
+        if counts:
+            note = {"event": "StepOutputOmitted", "job": event.job, "step": event.step, "lines": counts[0],
+                    "chars": counts[1], "log": event.log, "time": round(time.time(), 3)}
+            self.events.write(json.dumps(note) + "\n")
 
 
 class Fanout:
@@ -126,27 +171,36 @@ class PlainReporter:
             self.write(line)
 
     def render(self, event: Event) -> str | None:
+        """One line for ``event``; names and messages through ``visible`` (an ESC in a job name must not reach the terminal)."""
         if isinstance(event, RunStarted):
-            return self.paint(f"wfrun: run {event.run_id} of {event.workflow} ({plural(len(event.jobs), 'job')}) in {event.run_dir}", "bold")
+            return self.paint(f"wfrun: run {event.run_id} of {visible(event.workflow)} ({plural(len(event.jobs), 'job')}) "
+                              f"in {visible(event.run_dir)}", "bold")
         if isinstance(event, StepOutput):
-            return f"{self.paint(f'[{event.job}/{event.step}]', 'dim')} {event.line}"
+            return f"{self.paint(f'[{visible(event.job)}/{visible(event.step)}]', 'dim')} {self.output_text(event.line)}"
         if isinstance(event, StepAnnotation):
+            where = f"[{visible(event.job)}/{visible(event.step)}]"
             if event.level in ("group", "endgroup"):
-                return self.paint(f"[{event.job}/{event.step}] {'▼ ' + event.message if event.level == 'group' else '▲'}", "dim")
-            title = f"{event.title}: " if event.title else ""
-            return self.paint(f"[{event.job}/{event.step}] {event.level.upper()}: {title}{event.message}", LEVEL_COLORS.get(event.level, "bold"))
+                return self.paint(f"{where} {'▼ ' + visible(event.message) if event.level == 'group' else '▲'}", "dim")
+            title = f"{visible(event.title)}: " if event.title else ""
+            return self.paint(f"{where} {visible(event.level.upper())}: {title}{visible(event.message)}",
+                              LEVEL_COLORS.get(event.level, "bold"))
         if isinstance(event, JobChanged):
             if event.status == st.RUNNING:
                 return None
-            why = f": {event.reason}" if event.reason and event.status != st.COMPLETED else ""
-            return self.paint(f"{ICONS.get(event.status, '?')} job {event.job} {event.status}{why}", COLORS.get(event.status, "bold"))
+            why = f": {visible(event.reason)}" if event.reason and event.status != st.COMPLETED else ""
+            return self.paint(f"{ICONS.get(event.status, '?')} job {visible(event.job)} {event.status}{why}", COLORS.get(event.status, "bold"))
         if isinstance(event, StepFinished):
             if event.status == st.SKIPPED:
                 return None
-            extra = f": {event.message}" if event.message else ""
+            extra = f": {visible(event.message)}" if event.message else ""
             took = f" ({event.duration:.2f}s)"
-            return self.paint(f"  {ICONS.get(event.status, '?')} {event.job}/{event.step}{took}{extra}", COLORS.get(event.status, "bold"))
+            return self.paint(f"  {ICONS.get(event.status, '?')} {visible(event.job)}/{visible(event.step)}{took}{extra}",
+                              COLORS.get(event.status, "bold"))
         return None
+
+    def output_text(self, line: str) -> str:
+        """A step's output line as shown: raw — it is the user's program talking (colours, progress bars)."""
+        return line
 
 
 def summary_text(event: RunFinished, job_status: dict[str, str], paint: Any) -> str:
@@ -157,9 +211,9 @@ def summary_text(event: RunFinished, job_status: dict[str, str], paint: Any) -> 
     color = COLORS.get(event.status, "bold")
     lines = [paint(f"Run {event.status} in {event.duration:.2f}s: " + (", ".join(parts) or "no jobs"), color)]
     for job, step, message, log in event.failures:
-        lines.append(paint(f"  ✗ {job} / {step}: {message or 'failed'}", "red"))
+        lines.append(paint(f"  ✗ {visible(job)} / {visible(step)}: {visible(message or 'failed')}", "red"))
         if log:
-            lines.append(f"    log: {log}")
+            lines.append(f"    log: {visible(log)}")
     return "\n".join(lines)
 
 
@@ -191,6 +245,10 @@ class LiveReporter(PlainReporter):
 
         self.console.print(Text.from_ansi(text), soft_wrap=True)
 
+    def output_text(self, line: str) -> str:
+        """Colours kept; cursor moves, clears and carriage returns shown as escapes, so the panel stays whole."""
+        return panel_safe(line)
+
     def emit(self, event: Event) -> None:
         if isinstance(event, RunStarted):
             from rich.live import Live
@@ -221,7 +279,7 @@ class LiveReporter(PlainReporter):
         )
         now = time.monotonic()
         for job, step in list(self.running.items())[:12]:
-            table.add_row(f"  [cyan]▶[/] {escape(job)} / {escape(step)}  [dim]{now - self.started.get(job, now):.0f}s[/]")
+            table.add_row(f"  [cyan]▶[/] {escape(visible(job))} / {escape(visible(step))}  [dim]{now - self.started.get(job, now):.0f}s[/]")
         if len(self.running) > 12:
             table.add_row(f"  [dim]… and {len(self.running) - 12} more[/]")
         return table
