@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 
 def parse_outputs(text: str) -> dict[str, str]:
     """Later keys win. Lines without ``=`` (and blank lines) are ignored, as the platform does.
@@ -32,3 +34,27 @@ def parse_outputs(text: str) -> dict[str, str]:
             if key:
                 out[key] = line[eq + 1 :]
     return out
+
+
+def scrub_outputs_file(path: str, mask: Callable[[str], str]) -> None:
+    """Rewrite a local ``$OUTPUTS`` file with the run's secrets masked, once wfrun has read it.
+
+    A step may write a password to ``$OUTPUTS``; wfrun keeps the clear value in
+    memory (a later step's ``needs.<job>.outputs`` gets it) but no plain secret
+    stays on disk. Bytes that are not UTF-8 survive the round trip untouched.
+    Best effort: a file that is gone or unwritable is left as it is.
+    """
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return
+    text = data.decode("utf-8", "surrogateescape")
+    hidden = mask(text)
+    if hidden == text:
+        return
+    try:
+        with open(path, "wb") as f:
+            f.write(hidden.encode("utf-8", "surrogateescape"))
+    except OSError:
+        return
