@@ -6,11 +6,13 @@ The forms looked for are written out here, independently of ``workflow_runner.ma
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 MIN_LINE = 3
 
@@ -57,7 +59,8 @@ def scan_home(home: Path, secrets: list[str]) -> list[str]:
 class CmdlineSampler:
     """Reads /proc/*/cmdline of every process every few milliseconds while a run goes on (a background thread).
 
-    ``skip`` holds pids not to look at: the test's own ``wfrun`` command whose arguments the user typed.
+    ``skip`` holds pids not to look at; :meth:`paused` stops looking while a command whose arguments
+    the user typed (``wfrun run --detach --set pw=…``) comes and goes.
     """
 
     def __init__(self, secrets: list[str], interval: float = 0.01) -> None:
@@ -68,6 +71,7 @@ class CmdlineSampler:
         self.seen: set[bytes] = set()
         self.samples = 0
         self._stop = threading.Event()
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def __enter__(self) -> "CmdlineSampler":
@@ -80,8 +84,14 @@ class CmdlineSampler:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self.sample()
+            with self._lock:
+                self.sample()
             time.sleep(self.interval)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        with self._lock:
+            yield
 
     def sample(self) -> None:
         for pid in os.listdir("/proc"):
