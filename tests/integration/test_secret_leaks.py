@@ -10,13 +10,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pwd
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
 import time
 
+from pathlib import Path
+
+import pytest
 from secret_scan import CmdlineSampler, encodings, found_in, scan_home
+from ssh_env import ssh_env, sshd  # noqa: F401  (fixture)
 
 TOKEN = os.urandom(4).hex()
 
@@ -198,3 +204,44 @@ def test_the_detached_child_refuses_to_run_without_its_arguments():
     assert proc.returncode == 1
     assert proc.stderr.decode().strip().endswith("(start it with wfrun run --detach)")
     assert b"Traceback" not in proc.stderr
+
+
+@pytest.mark.ssh
+def test_a_password_written_to_outputs_on_an_ssh_host_is_masked_there(ssh_env, wfrun, write):  # noqa: F811
+    """Item 10 over SSH: the step's ``$OUTPUTS`` file in the remote run directory is rewritten masked."""
+    pw = f"Rem{TOKEN}"
+    name = f"leak-{TOKEN}"  # the remote run directory is ~/pw/jobs/<name>/00001: one of this test's own
+    wf = write("w.yaml", f"""
+name: {name}
+on:
+  execute:
+    inputs:
+      pw: {{type: password}}
+jobs:
+  a:
+    ssh: {{remoteHost: "{ssh_env.spec}"}}
+    steps:
+      - id: put
+        run: |
+          echo "token=$PW" >> "$OUTPUTS"
+          echo "plain=visible" >> "$OUTPUTS"
+        env: {{PW: "${{{{ inputs.pw }}}}"}}
+  b:
+    needs: [a]
+    steps:
+      - run: '[ "$V" = "$PW" ] && echo "same value"'
+        env:
+          V: ${{{{ needs.a.outputs.token }}}}
+          PW: ${{{{ inputs.pw }}}}
+""")
+    r = wfrun(wf, "--no-live", "-f", _inputs(write, pw=pw), "--identity", ssh_env.key, "--known-hosts", ssh_env.known_hosts)
+    assert r.code == 0, r.out + r.err
+    assert "same value" in r.out
+    home = Path(pwd.getpwnam(ssh_env.user).pw_dir)  # the test sshd serves this machine: its user's home is here
+    remote = home / "pw" / "jobs" / name / "00001"
+    try:
+        assert (remote / "outputs" / "a" / "01-put.0").read_text() == "token=***\nplain=visible\n"
+        assert scan_home(remote, [pw]) == []
+    finally:
+        shutil.rmtree(remote.parent, ignore_errors=True)
+    _no_leak(wfrun, r, [pw])

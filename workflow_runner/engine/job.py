@@ -455,6 +455,22 @@ class JobRun:
             for path in paths:
                 scrub_outputs_file(path, shared.mask)
 
+    async def _scrub_remote(self, place: Placement, path: str, text: str) -> None:
+        """:meth:`_scrub` on an SSH host: a ``$OUTPUTS`` file that held a secret is rewritten there, masked.
+
+        Only when it held one (one more command on the connection); best effort, like the local one.
+        """
+        shared = self.engine.shared
+        hidden = shared.mask(text)
+        if hidden == text or place.target is shared.targets.local:
+            return
+        command = StepCommand(script='printf "%s" "$WFRUN_MASKED" > "$WFRUN_FILE"', env={"WFRUN_MASKED": hidden, "WFRUN_FILE": path},
+                              cwd=place.cwd, outputs_file=path + ".scrub", grace=shared.options.grace, hurry=shared.hurry)
+        try:
+            await place.target.run(command, lambda line: None)
+        except (OSError, WorkflowError):
+            return
+
     def termination(self, step: Step) -> tuple[int, float] | None:
         """(signal number, seconds before the limit) from the step's ``termination:``, if any."""
         spec = evaluate(step.termination, self.context()) if step.termination is not None else None
@@ -490,6 +506,7 @@ class JobRun:
         else:
             result = await place.target.run(command, log.line)
         outputs = parse_outputs(result.outputs_text)
+        await self._scrub_remote(place, outputs_file, result.outputs_text)
         if result.exit_code == 0:
             return StepOutcome(st.COMPLETED, 0, outputs)
         message = result.message or log.last_error or _exit_message(result.exit_code)
