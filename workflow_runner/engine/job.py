@@ -19,7 +19,7 @@ from workflow_runner.engine.annotations import parse_annotation
 from workflow_runner.engine.context import as_text, evaluate, expand_path, render_env, truthy
 from workflow_runner.engine.durations import parse_duration
 from workflow_runner.engine.events import StepAnnotation, StepFinished, StepOutput, StepStarted
-from workflow_runner.engine.outputs import parse_outputs, scrub_outputs_file
+from workflow_runner.engine.outputs import parse_outputs, scrub_outputs_file, scrub_remote_outputs
 from workflow_runner.engine.scheduler import JobResult, RunEngine
 from workflow_runner.errors import WorkflowError
 from workflow_runner.expressions import Context
@@ -456,20 +456,10 @@ class JobRun:
                 scrub_outputs_file(path, shared.mask)
 
     async def _scrub_remote(self, place: Placement, path: str, text: str) -> None:
-        """:meth:`_scrub` on an SSH host: a ``$OUTPUTS`` file that held a secret is rewritten there, masked.
-
-        Only when it held one (one more command on the connection); best effort, like the local one.
-        """
+        """:meth:`_scrub` on an SSH host (only when the file held a secret: it costs one more command there)."""
         shared = self.engine.shared
-        hidden = shared.mask(text)
-        if hidden == text or place.target is shared.targets.local:
-            return
-        command = StepCommand(script='printf "%s" "$WFRUN_MASKED" > "$WFRUN_FILE"', env={"WFRUN_MASKED": hidden, "WFRUN_FILE": path},
-                              cwd=place.cwd, outputs_file=path + ".scrub", grace=shared.options.grace, hurry=shared.hurry)
-        try:
-            await place.target.run(command, lambda line: None)
-        except (OSError, WorkflowError):
-            return
+        if shared.secrets and place.target is not shared.targets.local:
+            await scrub_remote_outputs(place.target, path, text, shared.mask, place.cwd, shared.options.grace, shared.hurry)
 
     def termination(self, step: Step) -> tuple[int, float] | None:
         """(signal number, seconds before the limit) from the step's ``termination:``, if any."""

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Callable
+import asyncio
+from typing import Any, Callable
+
+from workflow_runner.errors import WorkflowError
+from workflow_runner.targets.base import StepCommand
 
 
 def parse_outputs(text: str) -> dict[str, str]:
@@ -57,4 +61,22 @@ def scrub_outputs_file(path: str, mask: Callable[[str], str]) -> None:
         with open(path, "wb") as f:
             f.write(hidden.encode("utf-8", "surrogateescape"))
     except OSError:
+        return
+
+
+async def scrub_remote_outputs(target: Any, path: str, text: str, mask: Callable[[str], str], cwd: str, grace: float,
+                               hurry: asyncio.Event | None) -> None:
+    """:func:`scrub_outputs_file` for a ``$OUTPUTS`` file on an SSH host, whose ``text`` wfrun has read.
+
+    Rewritten there with the masked text, which travels like a step's ``env:`` (never on
+    a command line), only when the file held a secret; best effort like the local one.
+    """
+    hidden = mask(text)
+    if hidden == text:
+        return
+    command = StepCommand(script='printf "%s" "$WFRUN_MASKED" > "$WFRUN_FILE"', env={"WFRUN_MASKED": hidden, "WFRUN_FILE": path},
+                          cwd=cwd, outputs_file=path + ".scrub", grace=grace, hurry=hurry)
+    try:
+        await target.run(command, lambda line: None)
+    except (OSError, WorkflowError):
         return
