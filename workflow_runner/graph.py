@@ -173,6 +173,7 @@ def make_plan(workflow: Workflow, inputs: dict[str, Any], secrets: Iterable[str]
     if order is None:
         raise GraphError(f"dependency cycle: {' -> '.join(find_cycle(workflow) or [])}")
     plan = Plan(workflow, order, dependents=dependents_of(workflow.jobs))
+    hidden = tuple(secrets)
     ctx = Context(values={"inputs": inputs, "env": {}, "matrix": {}, "needs": {}})
     for name in order:
         job = workflow.jobs[name]
@@ -187,6 +188,5 @@ def make_plan(workflow: Workflow, inputs: dict[str, Any], secrets: Iterable[str]
             except ValueError:
                 raise GraphError(f"{where}: strategy.matrix must be a mapping", location=job.loc) from None
         combos = expand_matrix(matrix, where=where, location=workflow.locate(job.path + ("strategy", "matrix")))
-        hidden = tuple(secrets)
         plan.instances[name] = [JobInstance(job, combo, i, hidden) for i, combo in enumerate(combos)]
     return plan
