@@ -110,7 +110,7 @@ _password = st.lists(_line(), min_size=1, max_size=3).map("\n".join)
 def _passwords(draw: st.DrawFn) -> tuple[str, str]:
     """Two different passwords; often one contains the other (a masker must hide the longer one whole)."""
     one = draw(_password)
-    extra = draw(_password)
+    extra = draw(_password.filter(lambda text: text != one))
     two = draw(st.sampled_from([extra, one + extra, extra + one, one + "\n" + extra]))
     return one, two
 
