@@ -386,7 +386,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for warning in resolved.warnings:
         print(f"wfrun: warning: {warning}", file=sys.stderr)
     opts = _launch_options(args, user)
-    plan, pool = launch.prepare(wf, resolved, opts)
+    plan, pool = launch.prepare(wf, resolved, opts, user.org)
     store = RunStore()
     try:
         if args.attach_run:
@@ -441,7 +441,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
                              f"with --set {missing[0]}=... or --inputs FILE", location=Location(f"wfrun resume {row.id}"))
         resolved = im.resolve(wf, im.Sources(layers), clusters=user.clusters, named=user.named, unknown_is_error=True)
         opts = launch.remembered(_launch_options(args, user), args, row.ssh, user.ssh)
-        plan, pool = launch.prepare(wf, resolved, opts)
+        plan, pool = launch.prepare(wf, resolved, opts, user.org)
         killed = launch.kill_leftovers(launch.run_token(store.path, row.id))
         if killed:
             print(f"wfrun: stopped {plural(killed, 'leftover local step process group')} of the interrupted run",

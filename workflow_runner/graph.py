@@ -16,6 +16,7 @@ from typing import Any, Iterable
 
 from workflow_runner import limits
 from workflow_runner.errors import GraphError, Location, WorkflowError, did_you_mean
+from workflow_runner.masking import masker
 from workflow_runner.model import Job, Workflow
 
 
@@ -97,17 +98,27 @@ class JobInstance:
     job: Job
     matrix: dict[str, Any] | None = None
     index: int = 0
+    secrets: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    """The run's secrets, hidden in :attr:`key`: it names the instance on screen, in the store and in log folders."""
 
     @property
     def key(self) -> str:
+        """``build (linux, 3.12)``; a secret value shows as ``***`` and the 1-based index keeps such instances apart.
+
+        Values are masked before they are shortened: a cut-off secret would no longer match the masker.
+        """
         if self.matrix is None:
             return self.job.name
-        values = ", ".join(_short(v) for v in self.matrix.values())
+        hide = masker(self.secrets)
+        texts = [value if isinstance(value, str) else json.dumps(value) for value in self.matrix.values()]
+        shown = [hide(text) for text in texts]
+        values = ", ".join(_short(text) for text in shown)
+        if shown != texts:
+            return f"{self.job.name} ({values}) #{self.index + 1}"
         return f"{self.job.name} ({values})"
 
 
-def _short(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value)
+def _short(text: str) -> str:
     return text if len(text) <= 30 else text[:27] + "..."
 
 
@@ -195,14 +206,15 @@ class Plan:
             yield from self.instances[name]
 
 
-def make_plan(workflow: Workflow, inputs: dict[str, Any]) -> Plan:
-    """Expand every matrix (its values may be expressions over inputs) into job instances."""
+def make_plan(workflow: Workflow, inputs: dict[str, Any], secrets: Iterable[str] = ()) -> Plan:
+    """Expand every matrix (its values may be expressions over inputs) into job instances; ``secrets`` are masked in their keys."""
     from workflow_runner.expressions import Context, render
 
     order = topological_order(workflow.jobs)
     if order is None:
         raise GraphError(f"dependency cycle: {' -> '.join(find_cycle(workflow) or [])}")
     plan = Plan(workflow, order, dependents=dependents_of(workflow.jobs))
+    hidden = tuple(secrets)
     ctx = Context(values={"inputs": inputs, "env": {}, "matrix": {}, "needs": {}})
     total = 0
     for name in order:
@@ -218,7 +230,7 @@ def make_plan(workflow: Workflow, inputs: dict[str, Any]) -> Plan:
             except ValueError:
                 raise GraphError(f"{where}: strategy.matrix must be a mapping", location=job.loc) from None
         combos = expand_matrix(matrix, where=where, location=workflow.locate(job.path + ("strategy", "matrix")))
-        plan.instances[name] = [JobInstance(job, combo, i) for i, combo in enumerate(combos)]
+        plan.instances[name] = [JobInstance(job, combo, i, hidden) for i, combo in enumerate(combos)]
         total += len(combos)
         check_size(total, where=where, location=workflow.locate(job.path + ("strategy", "matrix")), total=True)
     return plan

@@ -151,14 +151,19 @@ def stop_leftovers(token: str) -> int:
     return killed
 
 
-def prepare(wf: Any, resolved: Any, opts: LaunchOptions) -> tuple[Any, Any]:
+def run_secrets(resolved: Any, org: dict | None) -> list[str]:
+    """What a run masks: its password inputs and its string ``org`` values (those of 4 characters or more)."""
+    return list(resolved.secrets) + [str(v) for v in (org or {}).values() if isinstance(v, str) and len(v) >= 4]
+
+
+def prepare(wf: Any, resolved: Any, opts: LaunchOptions, org: dict | None = None) -> tuple[Any, Any]:
     """(plan, resource pool), after every check that can fail before a run exists (exit 2)."""
     from workflow_runner.actions.preflight import preflight
     from workflow_runner.graph import make_plan
 
     if opts.max_parallel < 1:
         raise WorkflowError("--max-parallel must be at least 1")
-    plan = make_plan(wf, resolved.values)
+    plan = make_plan(wf, resolved.values, run_secrets(resolved, org))
     pool = resource_pool(opts)
     raise_all(preflight(plan, resolved.values) + check_resources(plan, resolved.values, pool))
     return plan, pool
@@ -172,10 +177,20 @@ def new_run(store: Any, wf: Any, resolved: Any, argv: list[str]) -> int:
 
 
 def detach(argv: list[str], store: Any, run: int, run_dir: Path) -> int:
-    """Start ``wfrun run … --attach-run N`` in the background, its output in the run directory."""
+    """Start ``wfrun run … --attach-run N`` in the background, its output in the run directory.
+
+    The arguments (``--set pw=…`` among them) go to the child on a pipe: its command line shows only the run number.
+    """
+    from workflow_runner.detached import handoff
+
     log = open(run_dir / "wfrun.out", "ab")
-    child = subprocess.Popen([sys.executable, "-m", "workflow_runner", *argv, "--attach-run", str(run)],
-                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    child = subprocess.Popen([sys.executable, "-m", "workflow_runner.detached", str(run)],
+                             stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        child.stdin.write(handoff([*argv, "--attach-run", str(run)]))
+        child.stdin.close()
+    except BrokenPipeError:  # the child died at once; its output says why
+        pass
     store.set_owner(run, pid=child.pid)
     print(f"run {run} started in the background (pid {child.pid}); its output: {run_dir / 'wfrun.out'}")
     print(f"  wfrun status {run}    wfrun logs {run} -f    wfrun cancel {run}")
@@ -205,7 +220,7 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
     targets = Targets(SSHOptions(known_hosts=opts.known_hosts, identity_files=opts.identities,
                                  insecure_no_host_key_check=opts.insecure_no_host_key_check))
     options = RunOptions(max_parallel=opts.max_parallel, grace=opts.grace, user=_user(), org=org)
-    secrets = list(resolved.secrets) + [str(v) for v in org.values() if isinstance(v, str) and len(v) >= 4]
+    secrets = run_secrets(resolved, org)
     shared = Shared(reporter=None, targets=targets, options=options, local_slots=asyncio.Semaphore(opts.max_parallel),
                     secrets=secrets, pool=pool, store=store, run_number=run, run_token=run_token(store.path, run))
     shared.reporter = Fanout(RunRecorder(run_dir.root), store.recorder(run, mask=shared.mask), screen)

@@ -66,3 +66,43 @@ jobs:
     run_json = next(wfrun.home.glob("jobs/w/*/run.json")).read_text()
     assert "XYZW" not in run_json and "Tok3n" not in run_json
     assert "XYZW" not in json.dumps(json.loads(wfrun("status", "1", "--json").out))
+
+
+SECRET = 'it\'s "q" \\ é\nline two'
+APOSTROPHE = "it's é"  # repr() writes it in double quotes, unescaped; inside a text with both quotes escaped
+
+
+@pytest.mark.parametrize("secret, form", [
+    (SECRET, json.dumps(SECRET)[1:-1]),                      # toJSON, json.dumps of matrix values
+    (SECRET, json.dumps(SECRET, ensure_ascii=False)[1:-1]),
+    (SECRET, repr(SECRET)[1:-1]),                            # an error message quoting the value
+    (APOSTROPHE, repr(APOSTROPHE + '"')[1:-2]),              # … in a text that made repr() escape the quote
+    (SECRET, __import__("shlex").quote(SECRET)),             # job_runner's q filter
+    (SECRET, "line two"),                                    # one line of output
+])
+def test_the_forms_wfrun_makes_of_a_secret_are_masked(secret, form):
+    from workflow_runner.masking import Masker
+
+    assert form != secret
+    assert Masker([secret])(f"<{form}>") == "<***>"
+
+
+def test_short_lines_of_a_multi_line_secret_are_not_masks_of_their_own():
+    from workflow_runner.masking import Masker
+
+    masker = Masker(["ab\n  \nxyz\n}\n"])
+    assert masker("ab  } xyz") == "ab  } ***"
+    assert masker("ab\n  \nxyz\n}\n") == "***"
+
+
+def test_a_matrix_instance_with_a_secret_value_is_named_masked_and_numbered():
+    from workflow_runner.graph import JobInstance
+    from workflow_runner.model import Job
+
+    job = Job(name="deploy", steps=(), needs=(), if_=None, ssh=None, working_directory=None, env={}, outputs=None,
+              strategy=None, timeout=None, resources=None, path=("jobs", "deploy"), loc=None)
+    secret = "x" * 40 + "tail"  # longer than a shown value: masked before it is cut, or its head would show
+    plain = JobInstance(job, {"os": "linux", "n": 3}, 0, (secret,))
+    assert plain.key == "deploy (linux, 3)"
+    hidden = [JobInstance(job, {"os": "linux", "pw": value}, i, (secret,)) for i, value in enumerate([secret, {"k": secret}])]
+    assert [i.key for i in hidden] == ["deploy (linux, ***) #1", 'deploy (linux, {"k": "***"}) #2']

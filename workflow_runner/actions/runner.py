@@ -88,7 +88,7 @@ async def _subworkflow(called: Any, job: "JobRun", step: "Step", with_values: di
     for warning in resolved.warnings:
         if not any(f"unknown input '{k}'" in warning for k in passed):
             log.note(f"warning: {warning}")
-    plan = make_plan(called, resolved.values)
+    plan = make_plan(called, resolved.values, eng.shared.secrets)
     sub_dir = eng.run_dir.child(f"{job.key}-{step.key}")
     nested = RunEngine(plan, resolved, sub_dir, eng.shared, parent_run_dir=eng.run_dir,
                        prefix=f"{job.key}/{step.key}/", run_id=eng.run_id, prior=eng.prior,

@@ -19,7 +19,7 @@ from workflow_runner.engine.annotations import parse_annotation
 from workflow_runner.engine.context import as_text, evaluate, expand_path, render_env, truthy
 from workflow_runner.engine.durations import parse_duration
 from workflow_runner.engine.events import StepAnnotation, StepFinished, StepOutput, StepStarted
-from workflow_runner.engine.outputs import parse_outputs
+from workflow_runner.engine.outputs import parse_outputs, scrub_outputs_file, scrub_remote_outputs
 from workflow_runner.engine.scheduler import JobResult, RunEngine
 from workflow_runner.errors import ConnectionFailed, WorkflowError
 from workflow_runner.expressions import Context
@@ -472,6 +472,21 @@ class JobRun:
                 raise
             log.note(f"timed out after {timeout:g}s")
             return StepOutcome(st.FAILED, message=f"timed out after {timeout:g}s")
+        finally:
+            self._scrub(place, outputs_file)
+
+    def _scrub(self, place: Placement, *paths: str) -> None:
+        """No plain secret stays in a local ``$OUTPUTS`` file (the clear values live on in memory)."""
+        shared = self.engine.shared
+        if shared.secrets and place.target is shared.targets.local:
+            for path in paths:
+                scrub_outputs_file(path, shared.mask)
+
+    async def _scrub_remote(self, place: Placement, path: str, text: str) -> None:
+        """:meth:`_scrub` on an SSH host (only when the file held a secret: it costs one more command there)."""
+        shared = self.engine.shared
+        if shared.secrets and place.target is not shared.targets.local:
+            await scrub_remote_outputs(place.target, path, text, shared.mask, place.cwd, shared.options.grace, shared.hurry)
 
     def termination(self, step: Step) -> tuple[int, float] | None:
         """(signal number, seconds before the limit) from the step's ``termination:``, if any."""
@@ -508,6 +523,7 @@ class JobRun:
         else:
             result = await place.target.run(command, log.line)
         outputs = parse_outputs(result.outputs_text)
+        await self._scrub_remote(place, outputs_file, result.outputs_text)
         if result.exit_code == 0:
             return StepOutcome(st.COMPLETED, 0, outputs)
         message = result.message or log.last_error or _exit_message(result.exit_code)
@@ -587,6 +603,7 @@ class JobRun:
             status, message, code = st.FAILED, f"internal error in wfrun: {type(exc).__name__}: {exc}", None
         finally:
             log.close()
+            self._scrub(place, outputs_file, outputs_file + ".cleanup")
         if message:
             log_note = open(log_path, "a", encoding="utf-8")
             log_note.write(f"[wfrun] {message}\n")

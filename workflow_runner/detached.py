@@ -1,0 +1,37 @@
+"""The background process of ``wfrun run --detach``: its arguments arrive on stdin, not on its command line.
+
+Any user of the machine can read a process's command line (``ps``, ``/proc/PID/cmdline``)
+for as long as it runs, and a detached run may run for days. So the parent starts
+``python -m workflow_runner.detached RUN`` — the run number is all ``ps`` shows —
+and writes the real argument list (``--set pw=…`` included) as JSON to the
+child's stdin, which the child then points at ``/dev/null`` like before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def read_argv() -> list[str]:
+    """The argument list the parent wrote on stdin; stdin is ``/dev/null`` afterwards."""
+    data = sys.stdin.buffer.read()
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    argv = json.loads(data.decode("utf-8", "surrogateescape")) if data else None
+    if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+        raise SystemExit("wfrun: the detached run's arguments are missing on stdin (start it with wfrun run --detach)")
+    return argv
+
+
+def handoff(argv: list[str]) -> bytes:
+    """What :func:`read_argv` reads: ``argv`` as JSON (lone surrogates from undecodable arguments survive)."""
+    return json.dumps(argv).encode("utf-8", "surrogateescape")
+
+
+if __name__ == "__main__":
+    from workflow_runner.cli import main
+
+    raise SystemExit(main(read_argv()))
