@@ -40,7 +40,7 @@ exit codes: 0 completed, 1 a job failed, 2 invalid input or usage, 130 interrupt
 
 
 def _input_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--inputs", "-f", metavar="FILE", help="input values (JSON or YAML)")
+    p.add_argument("--inputs", "-f", metavar="FILE", help="input values (JSON or YAML; '-' reads standard input)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                    help="set one input, e.g. --set slurm.partition=debug (repeatable; JSON values keep their type)")
     p.add_argument("--config", metavar="NAME", help="start from the workflow's configurations.NAME preset")
@@ -362,6 +362,7 @@ def _checked(path: str) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from workflow_runner import inputs as im
     from workflow_runner import launch
     from workflow_runner.actions import github
     from workflow_runner.state.rundir import RunDir
@@ -388,7 +389,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             github.record_pins(run_dir.root)
             if args.detach:
                 child_argv = [a for a in args.raw_argv if a not in ("--detach", "-d")]
-                return launch.detach(["run", *child_argv], store, run, run_dir.root)
+                piped = im.read_stdin_once().encode() if args.inputs == "-" else None
+                return launch.detach(["run", *child_argv], store, run, run_dir.root, piped)
         return asyncio.run(launch.execute(wf, resolved, opts, plan=plan, pool=pool, store=store, run=run,
                                           run_dir=run_dir, org=user.org))
     finally:

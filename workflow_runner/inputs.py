@@ -286,6 +286,7 @@ class _Resolver:
             self.errors.append(InputError(f"default of input '{dotted}' {message}", location=self.wf.locate(def_path + ("default",))))
         else:
             self.errors.append(InputError(f"input '{dotted}' {message}", location=Location(self.sources.origin(dotted))))
+        self.errors[-1].input_path = dotted
 
     def _warn_unknown(self, defs: dict, user: Any, path: tuple) -> None:
         if not isinstance(user, dict):
@@ -298,6 +299,7 @@ class _Resolver:
                 message = f"unknown input '{dotted}'{did_you_mean(name, defs)}"
                 if self.unknown_is_error:
                     self.errors.append(InputError(message, location=Location(where)))
+                    self.errors[-1].input_path = dotted
                 else:
                     self.result.warnings.append(f"{where}: {message}")
             elif spec.get("type") == "group":
@@ -368,6 +370,27 @@ def resolve(
     return resolver.resolve()
 
 
+def resolve_report(
+    workflow: Workflow,
+    sources: Sources | None = None,
+    *,
+    clusters: dict[str, Any] | None = None,
+    named: dict[str, Any] | None = None,
+) -> tuple[ResolvedInputs, list[WorkflowError]]:
+    """Like :func:`resolve` (strict, unknown inputs are errors) but returns the tree *and* every error.
+
+    For a form that re-evaluates as the user types (``wfrun serve``): the values the
+    resolver reached (defaults, hidden/ignore/optional evaluated) are still shown
+    while some fields are wrong; each InputError names its field in ``input_path``.
+    """
+    resolver = _Resolver(workflow, sources or Sources(), clusters or {}, True, named or {})
+    resolver.unknown_is_error = True
+    try:
+        return resolver.resolve(), []
+    except WorkflowError:
+        return resolver.result, list(resolver.errors)
+
+
 def preset(workflow: Workflow, name: str) -> dict[str, Any]:
     """The values of a ``configurations:`` preset, for ``--config NAME``."""
     presets = workflow.configurations
@@ -383,13 +406,25 @@ def preset(workflow: Workflow, name: str) -> dict[str, Any]:
     return json.loads(json.dumps(value))
 
 
+_STDIN: list[str] = []
+
+
+def read_stdin_once() -> str:
+    """Standard input, read once per process: ``--inputs -`` (wfrun serve passes values this way, never in argv)."""
+    if not _STDIN:
+        import sys
+
+        _STDIN.append(sys.stdin.read())
+    return _STDIN[0]
+
+
 def load_values_file(path: str) -> dict[str, Any]:
-    """An ``--inputs`` file: JSON or YAML, a mapping at the top."""
+    """An ``--inputs`` file: JSON or YAML, a mapping at the top; ``-`` reads standard input."""
     from workflow_runner.errors import LoadError
     from workflow_runner.loader import load_text
 
     try:
-        text = open(path, encoding="utf-8").read()
+        text = read_stdin_once() if path == "-" else open(path, encoding="utf-8").read()
     except OSError as exc:
         raise InputError(f"cannot read inputs file: {exc.strerror}", location=Location(path)) from None
     not_a_mapping = "the inputs file must hold a mapping of input names to values"

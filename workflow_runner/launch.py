@@ -157,11 +157,18 @@ def new_run(store: Any, wf: Any, resolved: Any, argv: list[str]) -> int:
                          secret_paths=secret_paths_of(resolved.values, resolved.secrets), secrets=resolved.secrets)
 
 
-def detach(argv: list[str], store: Any, run: int, run_dir: Path) -> int:
-    """Start ``wfrun run … --attach-run N`` in the background, its output in the run directory."""
+def detach(argv: list[str], store: Any, run: int, run_dir: Path, stdin_data: bytes | None = None) -> int:
+    """Start ``wfrun run … --attach-run N`` in the background, its output in the run directory.
+
+    ``stdin_data``: what this process read for ``--inputs -``, handed on through a pipe (never argv).
+    """
     log = open(run_dir / "wfrun.out", "ab")
     child = subprocess.Popen([sys.executable, "-m", "workflow_runner", *argv, "--attach-run", str(run)],
-                             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                             stdin=subprocess.DEVNULL if stdin_data is None else subprocess.PIPE,
+                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    if stdin_data is not None:
+        child.stdin.write(stdin_data)
+        child.stdin.close()
     store.set_owner(run, pid=child.pid)
     print(f"run {run} started in the background (pid {child.pid}); its output: {run_dir / 'wfrun.out'}")
     print(f"  wfrun status {run}    wfrun logs {run} -f    wfrun cancel {run}")
