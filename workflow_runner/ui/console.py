@@ -44,7 +44,9 @@ class RunRecorder:
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
-        self.events = open(run_dir / "events.jsonl", "a", encoding="utf-8")
+        # Line-buffered: ``wfrun serve`` streams this file live, and an event must not sit in a buffer
+        # while the run goes quiet (a long step after its first line of output).
+        self.events = open(run_dir / "events.jsonl", "a", encoding="utf-8", buffering=1)
         self.jobs: dict[str, dict[str, Any]] = {}
         self.meta: dict[str, Any] = {}
 
