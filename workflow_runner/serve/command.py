@@ -81,6 +81,7 @@ def main(args: argparse.Namespace) -> int:
                             ssl_certfile=str(settings.certfile) if settings.certfile else None,
                             ssl_keyfile=str(settings.keyfile) if settings.keyfile else None, lifespan="on")
     server = uvicorn.Server(config)
+    app.state.should_exit = lambda: server.should_exit  # open event streams end at once on Ctrl-C/SIGTERM
     print(f"wfrun serve: serving {settings.root} on {settings.public_url()}  (API docs: {settings.public_url()}/docs)")
     print(f"wfrun serve: open this login URL once (it sets a cookie): {settings.public_url()}/login?token={settings.token}")
     print(f"wfrun serve: API clients send 'Authorization: Bearer' with the token in {settings.home / 'serve' / 'token'}",
