@@ -229,3 +229,41 @@ def test_kill_9_of_the_server_stops_no_run_and_a_restart_shows_it(tmp_path, monk
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_open_event_streams_do_not_hold_shutdown(tmp_path, monkeypatch):
+    s = make_served(tmp_path, monkeypatch)
+    port = free_port()
+    server = start_server(s.root, port)
+    r = httpx.post(f"http://127.0.0.1:{port}/api/runs", headers=s.auth,
+                   json={"workflow": "chatty.yaml", "inputs": {"lines": 600, "pause": 0.1}}, timeout=60)
+    run = r.json()["run"]
+    import threading
+
+    got: list[str] = []
+
+    def follow() -> None:
+        try:
+            with httpx.stream("GET", f"http://127.0.0.1:{port}/api/runs/{run}/events", headers=s.auth, timeout=60) as st:
+                for line in st.iter_lines():
+                    got.append(line)
+        except httpx.HTTPError:
+            pass
+
+    readers = [threading.Thread(target=follow) for _ in range(3)]
+    for t in readers:
+        t.start()
+    deadline = time.monotonic() + 30
+    while not any(line.startswith("data: ") for line in got) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert any(line.startswith("data: ") for line in got)
+    started = time.monotonic()
+    server.terminate()
+    server.wait(timeout=30)
+    assert time.monotonic() - started < 5  # the streams ended; the graceful timeout (3 s) was not even needed
+    for t in readers:
+        t.join(timeout=10)
+    status = subprocess.run([sys.executable, "-m", "workflow_runner", "status", str(run), "--json"],
+                            capture_output=True, text=True, check=True)
+    assert json.loads(status.stdout)["status"] == "running"  # the run goes on without the server
+    subprocess.run([sys.executable, "-m", "workflow_runner", "cancel", str(run)], capture_output=True, check=True)
