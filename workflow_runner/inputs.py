@@ -75,7 +75,11 @@ class Sources:
     def origin(self, path: str) -> str:
         """The source that set ``path`` last (for 'inputs.json: input x ...' messages)."""
         for name, layer in reversed(self.layers):
-            if inputpath.has(layer, path):
+            try:
+                found = inputpath.has(layer, path)
+            except inputpath.PathError:  # a key that is no path ('', 'a..b'): it is reported as unknown
+                found = any(key == path for key in layer) if isinstance(layer, dict) else False
+            if found:
                 return name
         return "inputs"
 

@@ -41,7 +41,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
         yield
         app.state.store.close()
 
-    app = FastAPI(title="wfrun serve", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="wfrun serve", version=__version__, lifespan=lifespan, openapi_url=None, docs_url=None,
+                  redoc_url=None,
                   description="The runs of this user's wfrun run store and the workflows under the served folder. "
                               "Authenticate with 'Authorization: Bearer <token>' ($WFRUN_HOME/serve/token).")
     app.state.settings = settings
@@ -55,6 +56,17 @@ def create_app(settings: ServeSettings) -> FastAPI:
 
     app.include_router(auth_router, tags=["auth"])
     protected = [Depends(require_auth)]
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=protected)
+    def openapi() -> dict[str, Any]:
+        """The API's OpenAPI document (behind the token like everything but /health)."""
+        return app.openapi()
+
+    @app.get("/docs", include_in_schema=False, dependencies=protected)
+    def docs() -> Any:
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="wfrun serve API")
     for module in (workflows_api, runs_api, events, logs_api):
         app.include_router(module.router, dependencies=protected)
     for name in OPTIONAL_ROUTERS:

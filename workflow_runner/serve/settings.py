@@ -44,7 +44,8 @@ class ServeSettings:
 
     def host_names(self) -> set[str]:
         """Every ``Host`` header value (lower case, with port) this server answers to: the DNS-rebinding guard."""
-        names = {h.lower() for h in self.allowed_hosts}
+        explicit = {h.lower() for h in self.allowed_hosts}  # named by the user: with or without a port
+        names = set(explicit)
         bound = self.host.lower()
         if bound in LOOPBACK or is_loopback(bound):
             names |= {"127.0.0.1", "localhost", "[::1]"}
@@ -52,7 +53,7 @@ class ServeSettings:
             names |= {"127.0.0.1", "localhost", "[::1]", socket.gethostname().lower(), socket.getfqdn().lower()}
         else:
             names.add(f"[{bound}]" if ":" in bound else bound)
-        return {f"{n}:{self.port}" for n in names} | ({n for n in names} if self.port in (80, 443) else set())
+        return {f"{n}:{self.port}" for n in names} | explicit | (names if self.port in (80, 443) else set())
 
     def public_url(self) -> str:
         host = self.host if self.host not in ("0.0.0.0", "::", "") else socket.gethostname()
