@@ -267,3 +267,11 @@ def test_open_event_streams_do_not_hold_shutdown(tmp_path, monkeypatch):
                             capture_output=True, text=True, check=True)
     assert json.loads(status.stdout)["status"] == "running"  # the run goes on without the server
     subprocess.run([sys.executable, "-m", "workflow_runner", "cancel", str(run)], capture_output=True, check=True)
+
+
+def test_an_edited_workflow_shows_its_new_inputs(served):
+    assert served.get("/api/workflows/hello.yaml").json()["values"]["who"] == "world"
+    path = served.root / "hello.yaml"
+    path.write_text(path.read_text().replace("default: world", "default: everyone"))
+    os.utime(path, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+    assert served.get("/api/workflows/hello.yaml").json()["values"]["who"] == "everyone"
