@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from tests.integration.serve_env import FLAKY, HELLO
+from serve_env import FLAKY, HELLO
 
 
 def test_rerun_failed_reruns_failed_jobs_from_their_first_step(wfrun, write, tmp_path):

@@ -12,7 +12,7 @@ import time
 import httpx
 import pytest
 
-from tests.integration.serve_env import free_port, make_served, start_server
+from serve_env import free_port, make_served, start_server
 
 
 @pytest.fixture

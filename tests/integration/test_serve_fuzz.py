@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
-from tests.integration.serve_env import make_served
+from serve_env import make_served
 from workflow_runner.serve.auth import FailureLimiter
 
 @pytest.fixture(scope="module")
