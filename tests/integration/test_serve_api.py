@@ -275,3 +275,27 @@ def test_an_edited_workflow_shows_its_new_inputs(served):
     path.write_text(path.read_text().replace("default: world", "default: everyone"))
     os.utime(path, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
     assert served.get("/api/workflows/hello.yaml").json()["values"]["who"] == "everyone"
+
+
+def test_a_big_log_is_served_in_bounded_chunks(served):
+    (served.root / "big.yaml").write_text("""\
+jobs:
+  big:
+    steps:
+      - name: spew
+        run: head -c 12000000 /dev/zero | tr '\\0' 'x' | fold -w 99
+""")
+    run = served.post("/api/runs", json={"workflow": "big.yaml", "inputs": {}}).json()["run"]
+    assert served.wait_final(run)["status"] == "completed"
+    offset, sizes, total = 0, [], 0
+    while True:
+        chunk = served.get(f"/api/runs/{run}/log", params={"job": "big", "step": "spew", "offset": offset}).json()
+        data = chunk["data"]
+        sizes.append(len(data))
+        assert set(data) <= {"x", "\n"} and (not data or data.endswith("\n"))
+        total += len(data)
+        offset = chunk["next_offset"]
+        if chunk["complete"]:
+            break
+    assert total == chunk["size"] == 12000000 + 12000000 // 99 + 1
+    assert max(sizes) <= 1 << 20 and len(sizes) >= 12

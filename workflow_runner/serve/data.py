@@ -313,7 +313,7 @@ def read_log(store: RunStore, run: int, job: str, step: str, offset: int = 0, li
     if logged is None:
         return {**base, "path": None, "offset": offset, "next_offset": offset, "size": 0, "data": "",
                 "complete": s.status in FINAL}
-    rel = os.path.relpath(logged, Path(row.run_dir).resolve()) if os.path.isabs(logged) else logged
+    rel = os.path.relpath(logged, row.run_dir) if os.path.isabs(logged) else logged
     path = confine(Path(row.run_dir), rel)
     try:
         with open(path, "rb") as f:

@@ -29,7 +29,8 @@ from workflow_runner.serve.data import get_run, workflow_tree
 from workflow_runner.serve.settings import ServeSettings
 from workflow_runner.state.store import RunStore
 
-STARTED = re.compile(r"^run (\d+) started in the background", re.M)
+STARTED = re.compile(r"^run (\d+)\b", re.M)
+"""The first line ``wfrun run --detach`` prints: ``run N started in the background (pid …)``."""
 START_TIMEOUT = 300.0
 """Seconds the foreground half of ``--detach`` may take (it fetches github/… refs, checks the workflow)."""
 
