@@ -191,3 +191,51 @@ def test_public_bind_needs_the_flag_and_warns_without_tls(tmp_path, monkeypatch)
     bad = subprocess.run([sys.executable, "-m", "workflow_runner", "serve", str(s.root), "--certfile", "/nonexistent"],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.strip() == "wfrun serve: --certfile and --keyfile go together"
+
+
+def file_routes(served) -> list[tuple[str, str, str, str]]:
+    """(method, path template, where, param) of every operation that takes a string path parameter, or a query
+    parameter named path/file/relpath/name, from the OpenAPI document — routers added later (outputs, datasets)
+    are covered without changing this test."""
+    spec = served.client.get("/openapi.json", headers=served.auth).json()
+    found = []
+    for template, item in spec["paths"].items():
+        for method, op in item.items():
+            for param in op.get("parameters", []):
+                string = param.get("schema", {}).get("type") == "string"
+                if param["in"] == "path" and string:
+                    found.append((method.upper(), template, "path", param["name"]))
+                elif param["in"] == "query" and param["name"] in ("path", "file", "relpath", "name"):
+                    found.append((method.upper(), template, "query", param["name"]))
+    return found
+
+
+TRAVERSALS = ["../outside/secret.txt", "../../outside/secret.txt", "/etc/passwd", "escape/secret.txt", "escape-file",
+              "sub/../../outside/secret.txt"]
+
+
+def test_path_traversal_is_rejected_in_every_file_serving_route(served):
+    outside = served.root.parent / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("name: TOP-SECRET-OUTSIDE\njobs:\n  a:\n    steps:\n      - run: echo\n")
+    os.symlink(outside, served.root / "escape")
+    os.symlink(outside / "secret.txt", served.root / "escape-file")
+    subprocess.run([sys.executable, "-m", "workflow_runner", "run", str(served.root / "hello.yaml"), "-q"], check=True,
+                   capture_output=True)
+    run_dir = json.loads(served.get("/api/runs/1").text)["run_dir"]
+    os.symlink(outside, os.path.join(run_dir, "escape"))
+    os.symlink(outside / "secret.txt", os.path.join(run_dir, "escape-file"))
+    routes = file_routes(served)
+    assert ("GET", "/api/workflows/{wf_id}", "path", "wf_id") in routes
+    for method, template, where, name in routes:
+        for bad in TRAVERSALS:
+            path = template.replace("{run}", "1")
+            params = {}
+            if where == "path":
+                path = path.replace("{" + name + "}", bad)
+            else:
+                params[name] = bad
+            r = served.client.request(method, path, params=params, headers=served.auth)
+            assert 400 <= r.status_code < 500, (method, path, bad, r.status_code, r.text[:200])
+            assert "TOP-SECRET-OUTSIDE" not in r.text and "root:" not in r.text, (method, path, bad)
+            assert r.json()["detail"], (method, path, bad)
