@@ -239,3 +239,20 @@ def test_path_traversal_is_rejected_in_every_file_serving_route(served):
             assert 400 <= r.status_code < 500, (method, path, bad, r.status_code, r.text[:200])
             assert "TOP-SECRET-OUTSIDE" not in r.text and "root:" not in r.text, (method, path, bad)
             assert r.json()["detail"], (method, path, bad)
+
+
+def test_a_port_in_use_is_one_line(tmp_path, monkeypatch):
+    s = make_served(tmp_path, monkeypatch)
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "workflow_runner", "serve", str(s.root), "--port", str(port)],
+                           capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2
+    assert r.stderr == f"wfrun serve: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    missing = subprocess.run([sys.executable, "-m", "workflow_runner", "serve", str(tmp_path / "nope")],
+                             capture_output=True, text=True, timeout=30)
+    assert missing.returncode == 2 and missing.stderr == f"wfrun serve: {tmp_path / 'nope'}: not a directory\n"

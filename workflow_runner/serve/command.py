@@ -63,6 +63,13 @@ def main(args: argparse.Namespace) -> int:
     from workflow_runner.serve.settings import LOOPBACK, is_loopback
 
     settings = settings_from(args)
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    access = logging.getLogger("wfrun.serve")  # one line per request: method, path (never the query), status, time
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
     if settings.host not in LOOPBACK and not is_loopback(settings.host):
         print(f"wfrun serve: warning: listening on {settings.host}, reachable from other machines", file=sys.stderr)
         if not settings.tls:
