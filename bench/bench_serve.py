@@ -83,8 +83,9 @@ def fill_store(home: Path, n: int, workflow_file: Path) -> None:
 
 
 def start_server(root: Path, port: int, env: dict) -> subprocess.Popen:
+    log = open(root.parent / "serve.log", "w")  # its request log: a pipe nobody reads would fill and block it
     proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", "serve", str(root), "--port", str(port)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            env=env, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -92,7 +93,7 @@ def start_server(root: Path, port: int, env: dict) -> subprocess.Popen:
                 return proc
         except httpx.HTTPError:
             time.sleep(0.1)
-    raise SystemExit(f"wfrun serve did not start: {proc.stderr.read() if proc.poll() is not None else ''}")
+    raise SystemExit(f"wfrun serve did not start: {(root.parent / 'serve.log').read_text()}")
 
 
 def percentiles(samples: list[float]) -> str:

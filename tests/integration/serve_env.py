@@ -124,7 +124,8 @@ def free_port() -> int:
 
 
 def start_server(root: Path, port: int, env: dict | None = None) -> subprocess.Popen:
-    """A real ``wfrun serve`` process; returns once /health answers."""
+    """A real ``wfrun serve`` process; returns once /health answers. (Its request log goes to a pipe: tests make
+    few requests, far below the pipe's 64 KiB; read it with ``communicate()``.)"""
     proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", "serve", str(root), "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
                             start_new_session=True)
