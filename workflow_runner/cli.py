@@ -35,13 +35,15 @@ commands:
   wfrun logs RUN [JOB[/STEP]] [-f]  step logs (follow a running run)
   wfrun cancel RUN                  cancel a run from another terminal (cleanups run)
   wfrun resume RUN                  continue a run whose wfrun died; re-attach to its batch jobs
+  wfrun rerun RUN --failed          run a finished run's failed jobs (and what depends on them) again
+  wfrun serve [DIR]                 an authenticated HTTP API over the runs and DIR's workflows
 
 exit codes: 0 completed, 1 a job failed, 2 invalid input or usage, 130 interrupted, 143 terminated
 """
 
 
 def _input_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--inputs", "-f", metavar="FILE", help="input values (JSON or YAML)")
+    p.add_argument("--inputs", "-f", metavar="FILE", help="input values (JSON or YAML; '-' reads standard input)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
                    help="set one input, e.g. --set slurm.partition=debug (repeatable; JSON values keep their type)")
     p.add_argument("--config", metavar="NAME", help="start from the workflow's configurations.NAME preset")
@@ -101,9 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     ac.add_argument("show", nargs="?", choices=("show",), help=argparse.SUPPRESS)
     ac.add_argument("name", nargs="?", metavar="SLUG/VERSION")
 
+    from workflow_runner.commands import rerun as rerun_command
     from workflow_runner.commands import runs as runs_commands
+    from workflow_runner.serve import command as serve_command
 
     runs_commands.add_parsers(sub)
+    rerun_command.add_parser(sub, _run_options)
+    serve_command.add_parser(sub)
     return parser
 
 
@@ -130,7 +136,7 @@ def _run_options(run: argparse.ArgumentParser) -> None:
                      help="DANGEROUS: do not verify SSH host keys (man-in-the-middle attacks become possible)")
 
 
-HOME_WRITTEN = ("run", "resume", "fetch", "runs", "status", "logs", "cancel")
+HOME_WRITTEN = ("run", "resume", "rerun", "fetch", "runs", "status", "logs", "cancel", "serve")
 """Commands that write the run store or a run directory: their home must exist and be writable."""
 HOME_READ = ("validate", "inputs", "graph", "actions")
 """Commands that only look in the home (marketplace, schema cache): it must at least be findable."""
@@ -170,8 +176,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             from workflow_runner.commands import runs as runs_commands
 
             return runs_commands.main(args)
+        if args.command == "serve":
+            from workflow_runner.serve import command as serve_command
+
+            return serve_command.main(args)
         return {
-            "run": cmd_run, "resume": cmd_resume, "validate": cmd_validate, "inputs": cmd_inputs, "graph": cmd_graph,
+            "run": cmd_run, "resume": cmd_resume, "rerun": cmd_resume, "validate": cmd_validate, "inputs": cmd_inputs, "graph": cmd_graph,
             "schema": cmd_schema, "actions": cmd_actions, "fetch": cmd_fetch,
         }[args.command](args)
     except ErrorGroup as group:
@@ -372,6 +382,7 @@ def _checked(path: str) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from workflow_runner import inputs as im
     from workflow_runner import launch
     from workflow_runner.actions import github
     from workflow_runner.state.recovery import claim_run_dir, continue_numbering
@@ -400,7 +411,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             github.record_pins(run_dir.root)
             if args.detach:
                 child_argv = [a for a in args.raw_argv if a not in ("--detach", "-d")]
-                return launch.detach(["run", *child_argv], store, run, run_dir.root)
+                piped = im.read_stdin_once() if args.inputs == "-" else None
+                return launch.detach(["run", *child_argv], store, run, run_dir.root, piped)
         return asyncio.run(launch.execute(wf, resolved, opts, plan=plan, pool=pool, store=store, run=run,
                                           run_dir=run_dir, org=user.org))
     finally:
@@ -410,6 +422,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     from workflow_runner import inputpath, launch
     from workflow_runner import inputs as im
+    from workflow_runner.commands.rerun import failed_only, is_rerun
     from workflow_runner.commands.runs import resolve_run
     from workflow_runner.errors import InputError, Location
     from workflow_runner.state.rundir import RunDir
@@ -424,7 +437,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
         if row.status in ("created", "running"):
             raise WorkflowError(f"run {row.id} is still running (pid {row.pid} on {row.hostname}); cancel it first")
         if row.status == "completed":
-            print(f"run {row.id} already completed; nothing to resume")
+            print(f"run {row.id} already completed; nothing to {'re-run' if is_rerun(args) else 'resume'}")
             return 0
         wf = _fetched(args, row.file, Path(row.run_dir) if row.run_dir else None)
         stored = inputpath.without(row.inputs or {}, row.secret_paths or [])
@@ -448,10 +461,16 @@ def cmd_resume(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         store.set_owner(row.id)
         prior = launch.load_prior(store, row.id)
+        if is_rerun(args):
+            prior = failed_only(prior)
         run_dir = RunDir(Path(row.run_dir), row.id, wf.name) if row.run_dir else RunDir.numbered(wf.name, row.id)
         finished = sum(1 for s, _ in prior.jobs.values() if s in ("completed", "skipped"))
-        print(f"wfrun: resuming run {row.id}: {plural(finished, 'job')} finished before, "
-              f"{plural(len(prior.batch), 'batch job')} to re-attach", file=sys.stderr)
+        if is_rerun(args):
+            print(f"wfrun: re-running run {row.id}: {plural(finished, 'completed job')} carry over, the others run again",
+                  file=sys.stderr)
+        else:
+            print(f"wfrun: resuming run {row.id}: {plural(finished, 'job')} finished before, "
+                  f"{plural(len(prior.batch), 'batch job')} to re-attach", file=sys.stderr)
         return asyncio.run(launch.execute(wf, resolved, opts, plan=plan, pool=pool, store=store, run=row.id,
                                           run_dir=run_dir, org=user.org, prior=prior))
     finally:

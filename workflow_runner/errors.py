@@ -94,7 +94,8 @@ class ExpressionError(WorkflowError):
 
 
 class InputError(WorkflowError):
-    pass
+    input_path: str | None = None
+    """The dotted input this error is about, when there is one (the web form shows it next to that field)."""
 
 
 class GraphError(WorkflowError):

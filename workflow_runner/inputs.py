@@ -76,7 +76,11 @@ class Sources:
     def origin(self, path: str) -> str:
         """The source that set ``path`` last (for 'inputs.json: input x ...' messages)."""
         for name, layer in reversed(self.layers):
-            if inputpath.has(layer, path):
+            try:
+                found = inputpath.has(layer, path)
+            except inputpath.PathError:  # a key that is no path ('', 'a..b'): it is reported as unknown
+                found = any(key == path for key in layer) if isinstance(layer, dict) else False
+            if found:
                 return name
         return "inputs"
 
@@ -291,6 +295,7 @@ class _Resolver:
             self.errors.append(InputError(f"default of input '{dotted}' {message}", location=self.wf.locate(def_path + ("default",))))
         else:
             self.errors.append(InputError(f"input '{dotted}' {message}", location=Location(self.sources.origin(dotted))))
+        self.errors[-1].input_path = dotted
 
     def _warn_unknown(self, defs: dict, user: Any, path: tuple) -> None:
         if not isinstance(user, dict):
@@ -303,6 +308,7 @@ class _Resolver:
                 message = f"unknown input '{dotted}'{did_you_mean(name, defs)}"
                 if self.unknown_is_error:
                     self.errors.append(InputError(message, location=Location(where)))
+                    self.errors[-1].input_path = dotted
                 else:
                     self.result.warnings.append(f"{where}: {message}")
             elif spec.get("type") == "group":
@@ -373,6 +379,27 @@ def resolve(
     return resolver.resolve()
 
 
+def resolve_report(
+    workflow: Workflow,
+    sources: Sources | None = None,
+    *,
+    clusters: dict[str, Any] | None = None,
+    named: dict[str, Any] | None = None,
+) -> tuple[ResolvedInputs, list[WorkflowError]]:
+    """Like :func:`resolve` (strict, unknown inputs are errors) but returns the tree *and* every error.
+
+    For a form that re-evaluates as the user types (``wfrun serve``): the values the
+    resolver reached (defaults, hidden/ignore/optional evaluated) are still shown
+    while some fields are wrong; each InputError names its field in ``input_path``.
+    """
+    resolver = _Resolver(workflow, sources or Sources(), clusters or {}, True, named or {})
+    resolver.unknown_is_error = True
+    try:
+        return resolver.resolve(), []
+    except WorkflowError:
+        return resolver.result, list(resolver.errors)
+
+
 def preset(workflow: Workflow, name: str) -> dict[str, Any]:
     """The values of a ``configurations:`` preset, for ``--config NAME``."""
     presets = workflow.configurations
@@ -388,13 +415,30 @@ def preset(workflow: Workflow, name: str) -> dict[str, Any]:
     return json.loads(json.dumps(value))
 
 
+_STDIN: list[str] = []
+
+
+def provide_stdin(text: str) -> None:
+    """What ``--inputs -`` reads in this process, when it came another way (a detached run's hand-off pipe)."""
+    _STDIN[:] = [text]
+
+
+def read_stdin_once() -> str:
+    """Standard input, read once per process: ``--inputs -`` (wfrun serve passes values this way, never in argv)."""
+    if not _STDIN:
+        import sys
+
+        _STDIN.append(sys.stdin.read())
+    return _STDIN[0]
+
+
 def load_values_file(path: str) -> dict[str, Any]:
-    """An ``--inputs`` file: JSON or YAML, a mapping at the top."""
+    """An ``--inputs`` file: JSON or YAML, a mapping at the top; ``-`` reads standard input."""
     from workflow_runner.errors import LoadError
     from workflow_runner.loader import load_text
 
     try:
-        text = open(path, encoding="utf-8").read()
+        text = read_stdin_once() if path == "-" else open(path, encoding="utf-8").read()
     except OSError as exc:
         raise InputError(f"cannot read inputs file: {exc.strerror}", location=Location(path)) from None
     except UnicodeDecodeError as exc:

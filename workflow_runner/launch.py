@@ -176,10 +176,11 @@ def new_run(store: Any, wf: Any, resolved: Any, argv: list[str]) -> int:
                          secret_paths=secret_paths_of(resolved.values, resolved.secrets), secrets=resolved.secrets)
 
 
-def detach(argv: list[str], store: Any, run: int, run_dir: Path) -> int:
+def detach(argv: list[str], store: Any, run: int, run_dir: Path, stdin_data: str | None = None) -> int:
     """Start ``wfrun run … --attach-run N`` in the background, its output in the run directory.
 
-    The arguments (``--set pw=…`` among them) go to the child on a pipe: its command line shows only the run number.
+    The arguments (``--set pw=…`` among them), and what this process read for ``--inputs -``
+    (``stdin_data``), go to the child on a pipe: its command line shows only the run number.
     """
     from workflow_runner.detached import handoff
 
@@ -187,7 +188,7 @@ def detach(argv: list[str], store: Any, run: int, run_dir: Path) -> int:
     child = subprocess.Popen([sys.executable, "-m", "workflow_runner.detached", str(run)],
                              stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        child.stdin.write(handoff([*argv, "--attach-run", str(run)]))
+        child.stdin.write(handoff([*argv, "--attach-run", str(run)], stdin_data))
         child.stdin.close()
     except BrokenPipeError:  # the child died at once; its output says why
         pass

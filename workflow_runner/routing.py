@@ -12,7 +12,8 @@ import os
 
 from workflow_runner.errors import WorkflowError, did_you_mean
 
-COMMANDS = ("run", "resume", "validate", "inputs", "graph", "schema", "actions", "fetch", "runs", "status", "logs", "cancel")
+COMMANDS = ("run", "resume", "rerun", "validate", "inputs", "graph", "schema", "actions", "fetch", "runs", "status", "logs", "cancel",
+            "serve")
 TOP_OPTIONS = ("-h", "--help", "--version")
 
 

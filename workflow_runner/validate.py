@@ -31,7 +31,7 @@ class Report:
     """Not problems: notes on how the platform dialect read something (dialect_notes.py)."""
 
 
-_CACHE: dict[Path, Workflow] = {}
+_CACHE: dict[Any, Workflow] = {}
 
 
 ACTION_KEYS = ("wfrun", "version", "outputs")
@@ -44,7 +44,12 @@ def load_workflow(path: str | Path, kind: str = "auto") -> Workflow:
     ``version:``, ``outputs:``) against the action schema, others as workflows.
     """
     path = Path(path)
-    key = path.resolve()
+    try:
+        stat = path.stat()
+        # The file's version is part of the key: a long-lived process (wfrun serve) sees edits.
+        key: Any = (path.resolve(), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        key = None  # load_file reports it
     if key in _CACHE:
         return _CACHE[key]
     tree = load_file(path)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from workflow_runner.errors import WorkflowError, did_you_mean
+from workflow_runner.state.queries import pins, run_dict, status_data, status_parts
 from workflow_runner.state.store import FINAL, RunRow, RunStore, StepRow
 from workflow_runner.ui.text import VisibleOut, visible
 
@@ -138,10 +139,6 @@ def _table(rows: list[list[str]], out: TextIO) -> None:
         out.write("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() + "\n")
 
 
-def _run_dict(row: RunRow) -> dict[str, Any]:
-    data = dataclasses.asdict(row)
-    data["duration"] = row.duration
-    return data
 
 
 # ------------------------------------------------------------------ wfrun runs
@@ -151,7 +148,7 @@ def show_runs(store: RunStore, *, limit: int = 20, as_json: bool = False, out: T
     out = out or sys.stdout
     rows = [r if r.final else (store.refresh_liveness(r.id) or r) for r in store.list_runs(limit)]
     if as_json:
-        out.write(json.dumps([_run_dict(r) for r in rows], indent=2) + "\n")
+        out.write(json.dumps([run_dict(r) for r in rows], indent=2) + "\n")
         return 0
     if not rows:
         out.write(f"no runs yet (run store: {store.path})\n")
@@ -173,40 +170,11 @@ def show_status(store: RunStore, run: int | str, *, as_json: bool = False, out: 
     out = out or sys.stdout
     row = resolve_run(store, run)
     row = store.refresh_liveness(row.id) or row
-    with store.snapshot():
-        jobs = store.jobs(row.id)
-        steps = store.steps(row.id)
-        attempts = store.attempts(row.id)
-        batches = store.batch_jobs(row.id)
-        sessions = store.run_attempts(row.id)
-    by_job: dict[str, list[StepRow]] = {}
-    for s in steps:
-        by_job.setdefault(s.job, []).append(s)
-    batch_of: dict[tuple[str, int], list[Any]] = {}
-    for b in batches:
-        batch_of.setdefault((b.job, b.step_index), []).append(b)
-    tries: dict[tuple[str, int, bool, str], list[Any]] = {}
-    for a in attempts:
-        tries.setdefault((a.job, a.index, a.cleanup, a.name), []).append(a)
-    job_rows = list(jobs) + [_missing_job(row.id, key) for key in by_job if key not in {j.key for j in jobs}]
-
     if as_json:
-        data = _run_dict(row)
-        data["uses"] = _pins(row)
-        data["attempts"] = [{**dataclasses.asdict(a), "duration": a.duration} for a in sessions]
-        data["jobs"] = []
-        for j in job_rows:
-            jd = dataclasses.asdict(j)
-            jd["duration"] = j.duration
-            jd["steps"] = []
-            for s in by_job.get(j.key, []):
-                sd = dataclasses.asdict(s)
-                sd["attempt_rows"] = [dataclasses.asdict(a) for a in tries.get((s.job, s.index, s.cleanup, s.name), [])]
-                sd["batch_jobs"] = [] if s.cleanup else [dataclasses.asdict(b) for b in batch_of.get((s.job, s.index), [])]
-                jd["steps"].append(sd)
-            data["jobs"].append(jd)
-        out.write(json.dumps(data, indent=2) + "\n")
+        out.write(json.dumps(status_data(store, row), indent=2) + "\n")
         return 0
+    parts = status_parts(store, row)
+    job_rows, by_job, batch_of, tries, sessions = parts.jobs, parts.by_job, parts.batch_of, parts.tries, parts.sessions
 
     paint = _painter(out, color)
     out = VisibleOut(out)  # job and step names, messages: the user's text, escapes shown not obeyed
@@ -220,7 +188,7 @@ def show_status(store: RunStore, run: int | str, *, as_json: bool = False, out: 
               + (f", pid {row.pid} on {row.hostname}" if not row.final and row.pid else "") + "\n")
     out.write(f"  file: {row.file}\n")
     out.write(f"  dir:  {row.run_dir or '-'}\n")
-    for what, pin in _pins(row).items():
+    for what, pin in pins(row).items():
         out.write(f"  uses: {what} -> {str(pin.get('commit'))[:12]} ({pin.get('kind')})\n")
     if len(sessions) > 1:
         for a in sessions:
@@ -246,19 +214,6 @@ def show_status(store: RunStore, run: int | str, *, as_json: bool = False, out: 
             _step_lines(s, tries.get((s.job, s.index, s.cleanup, s.name), []),
                         [] if s.cleanup else batch_of.get((s.job, s.index), []), paint, out, name_width)
     return 0
-
-
-def _pins(row: RunRow) -> dict[str, dict]:
-    """The commits the run's github/… and checkout refs resolved to (actions/github.py records them)."""
-    from workflow_runner.actions.github import read_pins
-
-    return read_pins(row.run_dir)
-
-
-def _missing_job(run: int, key: str) -> Any:
-    from workflow_runner.state.store import JobRow
-
-    return JobRow(run, key, "running", None, None, None, None)
 
 
 def _step_lines(s: StepRow, tries: list[Any], batches: list[Any], paint: Callable[[str, str], str], out: TextIO,

@@ -707,8 +707,22 @@ class RunStore:
         rows = self._read(f"SELECT {_RUN_COLS} FROM runs WHERE id = ?", (run,))
         return _run_row(rows[0]) if rows else None
 
-    def list_runs(self, limit: int = 20) -> list[RunRow]:
-        rows = self._read(f"SELECT {_RUN_COLS} FROM runs ORDER BY id DESC LIMIT ?", (limit if limit > 0 else -1,))
+    def list_runs(self, limit: int = 20, *, workflow: str | None = None, statuses: Iterable[str] = (),
+                  before: int | None = None) -> list[RunRow]:
+        """Newest first; optionally only ``workflow``'s, only these ``statuses``, only numbers below ``before`` (paging)."""
+        where, params = ["1"], []
+        if workflow is not None:
+            where.append("workflow = ?")
+            params.append(workflow)
+        statuses = list(statuses)
+        if statuses:
+            where.append(f"status IN ({', '.join('?' * len(statuses))})")
+            params += statuses
+        if before is not None:
+            where.append("id < ?")
+            params.append(before)
+        rows = self._read(f"SELECT {_RUN_COLS} FROM runs WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+                          (*params, limit if limit > 0 else -1))
         return [_run_row(r) for r in rows]
 
     def newest_run(self) -> int | None:
