@@ -1,0 +1,1 @@
+"""``wfrun serve``: the web UI and the authenticated HTTP API (issue 15)."""
