@@ -169,7 +169,10 @@ class _Writer:
         self.links.append(rel)
 
     def hardlink(self, rel: PurePosixPath, target_name: str) -> None:
-        target = member_path(target_name)
+        try:
+            target = member_path(target_name)
+        except ArchiveError as exc:
+            raise ArchiveError(f"{str(rel)!r}: hard link refused: {exc}") from None
         if target is None or target not in self.regular:
             raise ArchiveError(f"{str(rel)!r}: hard link to {target_name!r}, not a file extracted before it")
         source = self.dest / target
