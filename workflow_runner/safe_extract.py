@@ -39,6 +39,7 @@ from typing import IO, Any
 
 CHUNK = 1 << 20
 MAX_HEADER_READ = 4 << 20
+XZ_MEMLIMIT = 256 << 20
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tbz")
 ZIP_SUFFIXES = (".zip",)
 
@@ -226,13 +227,65 @@ class _BoundedReads(io.RawIOBase):
         return self.raw.tell()
 
 
+class _XzReader(io.RawIOBase):
+    """xz decompression under a memory limit: the header picks the dictionary size (up to 1.5 GiB),
+    and ``lzma.open`` has no way to refuse it. Forward seeks only (all tarfile needs, reading in order)."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = open(path, "rb")
+        self.dec = lzma.LZMADecompressor(memlimit=XZ_MEMLIMIT)
+        self.pos = 0
+
+    def read(self, size: int = -1) -> bytes:
+        parts: list[bytes] = []
+        want = size if size >= 0 else MAX_HEADER_READ
+        while want > 0:
+            if self.dec.eof:  # concatenated xz streams
+                rest = self.dec.unused_data
+                self.dec = lzma.LZMADecompressor(memlimit=XZ_MEMLIMIT)
+                data = rest or self.file.read(CHUNK)
+                if not data:
+                    break
+            else:
+                data = self.file.read(CHUNK) if self.dec.needs_input else b""
+                if self.dec.needs_input and not data:
+                    raise EOFError("xz stream ends before its end marker")
+            try:
+                out = self.dec.decompress(data, max_length=want)
+            except lzma.LZMAError as exc:
+                raise ArchiveError(f"xz: {exc} (memory limit {XZ_MEMLIMIT} bytes)") from None
+            parts.append(out)
+            want -= len(out)
+        data = b"".join(parts)
+        self.pos += len(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        target = offset if whence == 0 else self.pos + offset
+        if target < self.pos:
+            raise ArchiveError("xz: backward seek")
+        while self.pos < target and self.read(min(CHUNK, target - self.pos)):
+            pass
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def close(self) -> None:
+        self.file.close()
+        super().close()
+
+
 def _open_decompressed(archive: Path) -> Any:
     with open(archive, "rb") as f:
         magic = f.read(6)
     if magic.startswith(b"\x1f\x8b"):
         return gzip.open(archive, "rb")
     if magic.startswith(b"\xfd7zXZ\x00"):
-        return lzma.open(archive, "rb")
+        return _XzReader(archive)
     if magic.startswith(b"BZh"):
         return bz2.open(archive, "rb")
     return open(archive, "rb")

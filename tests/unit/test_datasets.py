@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import lzma
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import tarfile
 import textwrap
 import tracemalloc
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -232,6 +234,30 @@ def test_huge_pax_header_is_refused_before_it_is_read(tmp_path):
     dest.mkdir()
     with pytest.raises(ArchiveError, match="header"):
         extract(archive, dest, "tar")
+
+
+def big_dictionary_xz(path: Path) -> Path:
+    """A valid .tar.xz whose block header asks for a 1.5 GiB dictionary (props byte 40, header CRC fixed)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("a.txt")
+        info.size = 5
+        tar.addfile(info, io.BytesIO(b"alpha"))
+    xz = bytearray(lzma.compress(buf.getvalue()))
+    start, size = 12, (xz[12] + 1) * 4  # the block header follows the 12-byte stream header
+    assert xz[start + 2:start + 4] == b"\x21\x01", "LZMA2 filter with one props byte"
+    xz[start + 4] = 40
+    xz[start + size - 4:start + size] = zlib.crc32(bytes(xz[start:start + size - 4])).to_bytes(4, "little")
+    path.write_bytes(bytes(xz))
+    assert lzma.decompress(bytes(xz)) == buf.getvalue()  # still valid for an unbounded decoder
+    return path
+
+
+def test_xz_dictionary_over_the_memory_limit_is_refused(tmp_path):
+    dest = tmp_path / "d"
+    dest.mkdir()
+    with pytest.raises(ArchiveError, match="xz: .*memory limit"):
+        extract(big_dictionary_xz(tmp_path / "dict.tar.xz"), dest, "tar")
 
 
 # ------------------------------------------------------------------ the store
