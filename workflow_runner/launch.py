@@ -159,10 +159,13 @@ def run_secrets(resolved: Any, org: dict | None) -> list[str]:
 def prepare(wf: Any, resolved: Any, opts: LaunchOptions, org: dict | None = None) -> tuple[Any, Any]:
     """(plan, resource pool), after every check that can fail before a run exists (exit 2)."""
     from workflow_runner.actions.preflight import preflight
+    from workflow_runner.datasets import resolve_dataset_refs
     from workflow_runner.graph import make_plan
+    from workflow_runner.state.rundir import wfrun_home
 
     if opts.max_parallel < 1:
         raise WorkflowError("--max-parallel must be at least 1")
+    resolved.values = resolve_dataset_refs(resolved.values, wfrun_home())  # dataset:<sha256> -> its local path
     plan = make_plan(wf, resolved.values, run_secrets(resolved, org))
     pool = resource_pool(opts)
     raise_all(preflight(plan, resolved.values) + check_resources(plan, resolved.values, pool))
