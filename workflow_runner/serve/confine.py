@@ -15,8 +15,11 @@ from pathlib import Path, PurePosixPath
 from fastapi import HTTPException
 
 
-class PathRejected(HTTPException):
-    """A request path that may not be served; FastAPI renders it as a 4xx with a JSON ``detail``."""
+class PathRejected(HTTPException, ValueError):
+    """A request path that may not be served; FastAPI renders it as a 4xx with a JSON ``detail``.
+
+    Also a ValueError, so code that checks paths a file names (a job's ``manifest.json``)
+    can report the reason per entry instead of failing the whole request."""
 
     def __init__(self, status_code: int, detail: str) -> None:
         super().__init__(status_code=status_code, detail=detail)

@@ -71,11 +71,26 @@ def list_datasets(request: Request) -> dict[str, Any]:
     return {"datasets": [i.to_json() for i in _store(request).list()]}
 
 
-@router.api_route("/api/datasets/{sha256}", methods=["GET", "HEAD"], response_model=None)
+@router.head("/api/datasets/{sha256}", response_model=None)
+def head_dataset(sha256: str, request: Request) -> Response:
+    """Whether the dataset is stored: 200 or 404 (a HEAD answer has no body; the reason is in X-Wfrun-Detail)."""
+    try:
+        found = _get(request, sha256)
+    except HTTPException as exc:  # a malformed sha256
+        return Response(status_code=exc.status_code, headers={"X-Wfrun-Detail": _header_text(str(exc.detail))})
+    if found:
+        return Response(status_code=200)
+    return Response(status_code=404, headers={"X-Wfrun-Detail": _header_text(f"no dataset {sha256}")})
+
+
+def _header_text(text: str) -> str:
+    """HTTP header values are Latin-1 without control characters: escape anything else (a request's own text)."""
+    return "".join(c if " " <= c <= "~" else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+@router.get("/api/datasets/{sha256}", response_model=None)
 def get_dataset(sha256: str, request: Request) -> Any:
     info = _get(request, sha256)
-    if request.method == "HEAD":
-        return Response(status_code=200 if info else 404)
     if info is None:
         raise HTTPException(404, detail=f"no dataset {sha256}")
     return info.to_json()
