@@ -229,7 +229,7 @@ def _resolve_inputs(wf: Any, args: argparse.Namespace, user: Any) -> Any:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from workflow_runner.actions import github
+    from workflow_runner.uses import github
     from workflow_runner.ui.text import visible
     from workflow_runner.validate import check
 
@@ -251,7 +251,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from workflow_runner.actions import github
+    from workflow_runner.uses import github
     from workflow_runner.actions.prefetch import prefetch
 
     github.set_offline(args.offline)
@@ -269,7 +269,7 @@ def _fetched(args: argparse.Namespace, path: str, run_dir: Path | None = None) -
     Fetching comes first so that ``with:`` is checked against the fetched files;
     ``run_dir`` holds an earlier process's pins (a detached run, a resumed one).
     """
-    from workflow_runner.actions import github
+    from workflow_runner.uses import github
     from workflow_runner.actions.prefetch import prefetch
 
     github.set_offline(args.offline)
@@ -384,7 +384,7 @@ def _checked(path: str) -> Any:
 def cmd_run(args: argparse.Namespace) -> int:
     from workflow_runner import inputs as im
     from workflow_runner import launch
-    from workflow_runner.actions import github
+    from workflow_runner.uses import github
     from workflow_runner.state.recovery import claim_run_dir, continue_numbering
     from workflow_runner.state.rundir import RunDir
     from workflow_runner.state.store import RunStore

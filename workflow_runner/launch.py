@@ -205,6 +205,7 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
                   run_dir: Any, org: dict, prior: Any = None) -> int:
     from workflow_runner.engine.context import evaluate
     from workflow_runner.engine.durations import parse_duration
+    from workflow_runner.actions.registry import default_actions
     from workflow_runner.engine.scheduler import RunEngine, RunOptions, Shared
     from workflow_runner.state.recordfile import warn_once
     from workflow_runner.state.storefaults import StoreIdentity, explain
@@ -226,7 +227,8 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
     options = RunOptions(max_parallel=opts.max_parallel, grace=opts.grace, user=_user(), org=org)
     secrets = run_secrets(resolved, org)
     shared = Shared(reporter=None, targets=targets, options=options, local_slots=asyncio.Semaphore(opts.max_parallel),
-                    secrets=secrets, pool=pool, store=store, run_number=run, run_token=run_token(store.path, run))
+                    secrets=secrets, pool=pool, store=store, run_number=run, run_token=run_token(store.path, run),
+                    actions=default_actions())
     shared.reporter = Fanout(RunRecorder(run_dir.root), store.recorder(run, mask=shared.mask), screen)
     engine = RunEngine(plan, resolved, run_dir, shared, run_id=str(run), prior=prior)
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from workflow_runner.errors import Location, SchemaError, WorkflowError
-from workflow_runner.expressions import PLATFORM, ExpressionError, compile_condition, compile_string, contains_expression
+from workflow_runner.expressions import PLATFORM, Template, walk_templates, ExpressionError, compile_condition, compile_string, contains_expression
 from workflow_runner.loader import YList, YMap, location_of
 
 Value = Any
@@ -290,3 +290,32 @@ def _first_line(text: Any) -> str:
     from workflow_runner.steplabel import script_label
 
     return script_label(text)
+
+
+def job_templates(job: Job) -> list[tuple[Template, str]]:
+    """Every compiled expression of a job with a label of where it sits."""
+    out: list[tuple[Template, str]] = []
+    fields: list[Any] = [job.if_, job.env, job.outputs, job.working_directory, job.timeout]
+    if job.ssh:
+        fields += [job.ssh.remote_host, job.ssh.jump_host]
+    if job.strategy:
+        fields += [job.strategy.matrix, job.strategy.max_parallel, job.strategy.fail_fast]
+    for step in job.steps:
+        fields += [step.run, step.with_, step.env, step.if_, step.working_directory, step.cleanup,
+                   step.early_cancel, step.timeout, step.ignore_errors]
+        if step.ssh:
+            fields += [step.ssh.remote_host, step.ssh.jump_host]
+        if step.retry:
+            fields += [step.retry.max_retries, step.retry.interval, step.retry.timeout]
+    for value in fields:
+        for template in walk_templates(value):
+            out.append((template, job.name))
+    return out
+
+
+def workflow_templates(wf: Workflow) -> list[Template]:
+    """Every compiled expression of the file: inputs, top-level values and every job."""
+    out = list(walk_templates([wf.inputs, wf.env, wf.sessions, wf.timeout, wf.outputs]))
+    for job in wf.jobs.values():
+        out += [template for template, _ in job_templates(job)]
+    return out

@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from workflow_runner import graph, limits, model, schema
-from workflow_runner.actions import resolve as uses_resolve
+from workflow_runner.uses import resolve as uses_resolve
 from workflow_runner.dialect_notes import bare_word_notes
 from workflow_runner.errors import ErrorGroup, SchemaError, UsesError, WorkflowError, did_you_mean, raise_all
 from workflow_runner.expressions import (
     ExpressionError, Template, compile_condition, compile_string, contains_expression, walk_templates,
 )
 from workflow_runner.loader import YList, YMap, load_file
-from workflow_runner.model import Job, Workflow
+from workflow_runner.model import Job, Workflow, job_templates, workflow_templates
 
 
 @dataclass
@@ -167,35 +167,6 @@ def check(path: str | Path, *, deep: bool = True) -> tuple[Workflow | None, Repo
     return wf, report
 
 
-def job_templates(job: Job) -> list[tuple[Template, str]]:
-    """Every compiled expression of a job with a label of where it sits."""
-    out: list[tuple[Template, str]] = []
-    fields: list[Any] = [job.if_, job.env, job.outputs, job.working_directory, job.timeout]
-    if job.ssh:
-        fields += [job.ssh.remote_host, job.ssh.jump_host]
-    if job.strategy:
-        fields += [job.strategy.matrix, job.strategy.max_parallel, job.strategy.fail_fast]
-    for step in job.steps:
-        fields += [step.run, step.with_, step.env, step.if_, step.working_directory, step.cleanup,
-                   step.early_cancel, step.timeout, step.ignore_errors]
-        if step.ssh:
-            fields += [step.ssh.remote_host, step.ssh.jump_host]
-        if step.retry:
-            fields += [step.retry.max_retries, step.retry.interval, step.retry.timeout]
-    for value in fields:
-        for template in walk_templates(value):
-            out.append((template, job.name))
-    return out
-
-
-def workflow_templates(wf: Workflow) -> list[Template]:
-    """Every compiled expression of the file: inputs, top-level values and every job."""
-    out = list(walk_templates([wf.inputs, wf.env, wf.sessions, wf.timeout, wf.outputs]))
-    for job in wf.jobs.values():
-        out += [template for template, _ in job_templates(job)]
-    return out
-
-
 def check_references(wf: Workflow) -> list[WorkflowError]:
     """A job may read ``needs.X`` only for X in its needs (or itself); ``steps.Y`` only for its step ids."""
     errors: list[WorkflowError] = []
@@ -286,7 +257,7 @@ def check_uses(wf: Workflow, report: Report, seen: set[Path], chain: tuple[Path,
 
 def check_with(wf: Workflow, step: model.Step, called: Workflow, report: Report) -> None:
     """``with:`` against the called workflow's inputs: unknown keys and mistyped literals (with_check), required missing."""
-    from workflow_runner.actions.with_check import check_with as check_with_values
+    from workflow_runner.uses.with_check import check_with as check_with_values
 
     with_ = step.with_ if isinstance(step.with_, dict) else {}
     defs = called.inputs

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from workflow_runner.actions.resolve import resolve, search_path
+from workflow_runner.uses.resolve import resolve, search_path
 from workflow_runner.errors import Location
 
 

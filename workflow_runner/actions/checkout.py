@@ -19,7 +19,7 @@ import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from workflow_runner.actions import github
+from workflow_runner.uses import github
 from workflow_runner.engine.context import as_text
 from workflow_runner.errors import UsesError
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workflow_runner.actions import github
-from workflow_runner.actions import resolve as uses_resolve
+from workflow_runner.uses import github
+from workflow_runner.uses import resolve as uses_resolve
 from workflow_runner.errors import ErrorGroup, Location, WorkflowError
 from workflow_runner.expressions import Template
 from workflow_runner.model import Workflow

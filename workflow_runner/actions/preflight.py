@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workflow_runner.actions import resolve as uses_resolve
+from workflow_runner.uses import resolve as uses_resolve
 from workflow_runner.errors import WorkflowError
 from workflow_runner.expressions import Context, render, walk_templates
 from workflow_runner.graph import Plan

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from workflow_runner import inputs as inputs_mod
 from workflow_runner import limits
-from workflow_runner.actions import resolve as uses_resolve
-from workflow_runner.actions.with_check import read_undeclared
+from workflow_runner.uses import resolve as uses_resolve
+from workflow_runner.uses.with_check import read_undeclared
 from workflow_runner.engine import status as st
 from workflow_runner.engine.context import as_text, evaluate
 from workflow_runner.errors import InputError, UsesError, WorkflowError
@@ -54,7 +54,7 @@ async def run_uses(job: "JobRun", step: "Step", place: "Placement", env: dict[st
 
 
 async def _pin_github(text: str, loc: Any) -> None:
-    from workflow_runner.actions import github
+    from workflow_runner.uses import github
 
     owner, repo, ref = uses_resolve.github_parts(text.strip(), text.strip()[len("github/"):], loc)
     try:

@@ -462,9 +462,9 @@ class JobRun:
         try:
             async with limit:
                 if step.uses:
-                    from workflow_runner.actions.runner import run_uses
-
-                    return await run_uses(self, step, place, step_env, log)
+                    if eng.shared.actions is None:
+                        raise WorkflowError(f"step '{step.name}': uses: needs the action table, which this engine was not given")
+                    return await eng.shared.actions.run_uses(self, step, place, step_env, log)
                 script = as_text(evaluate(step.run, self.context(env)))
                 return await self._run_script(script, place, step_env, outputs_file, log, self._termination(step, timeout))
         except TimeoutError:

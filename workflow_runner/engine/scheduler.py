@@ -60,6 +60,8 @@ class Shared:
     """Per-run helpers shared by steps, e.g. one batch watcher per (host, scheduler)."""
     early_cancel: dict[asyncio.Task, Any] = field(default_factory=dict)
     """Running step tasks that asked for ``early-cancel: any-job-failed``, with their JobRun."""
+    actions: Any = None
+    """The action table (actions.registry.Actions) handed in at start-up: the engine imports no action."""
 
     def step_failed(self) -> None:
         """A step failed for good: the run has a failed job; early-cancel steps must stop."""

@@ -45,7 +45,7 @@ def read_undeclared(called: Workflow) -> set[str]:
     and callers pass such keys in ``with:``: they are used, so they are not
     typos, and the run passes them through.
     """
-    from workflow_runner.validate import job_templates
+    from workflow_runner.model import job_templates
 
     names = set(called.accepts)  # a built-in's declared extras (job_runner's env:)
     for job in called.jobs.values():

@@ -138,7 +138,7 @@ def _github(text: str, rest: str, location: Location | None, with_: dict) -> Act
     Fetching happens before validation of a run (``github.pin``); ``wfrun validate``
     only reads the cache and warns when the ref was never fetched.
     """
-    from workflow_runner.actions import github
+    from workflow_runner.uses import github
 
     owner, repo, ref = github_parts(text, rest, location)
     rel = with_.get("$yaml", "workflow.yaml")
