@@ -32,7 +32,7 @@ class Field:
     kind: str
     label: str
     widget: str
-    """text, textarea, password, number, slider, checkbox, select, multiselect, header, group, list."""
+    """text, textarea, password, number, slider, color, checkbox, select, multiselect, header, group, list."""
     value: Any = None
     help: str | None = None
     hidden: bool = False
@@ -137,6 +137,8 @@ def build(defs: dict, tree: dict, user: Any, prefix: str = "", values: Any = Non
             if kind == "integer" and "step" not in f.attrs:
                 f.attrs["step"] = 1
             f.attrs.setdefault("step", "any")
+        elif kind == "color-picker":
+            f.widget = "color"
         elif kind == "boolean":
             f.widget = "checkbox"
         elif kind in ("dropdown", "multi-dropdown"):

@@ -73,10 +73,25 @@ class LogView {
     this.offset = this.start = Math.max(0, (head.size || 0) - TAIL);
     this.info(head);
     if (this.start > 0) this.skipPartial = true;
+    const earlier = document.getElementById("log-earlier");
+    earlier.hidden = this.start === 0;
+    earlier.onclick = () => this.earlier();
     document.getElementById("log-title").textContent = this.label;
     const dl = document.getElementById("log-download");
     if (head.path) { dl.href = `/api/runs/${this.run}/files/${head.path}`; dl.hidden = false; } else dl.hidden = true;
     this.loop();
+  }
+  async earlier() {
+    // the chunk before what is shown, prepended (older lines beyond MAX_LINES are not kept: download the file)
+    const from = Math.max(0, this.start - TAIL);
+    const d = await (await fetch(this.url(from, this.start - from))).json();
+    const lines = (d.data || "").split("\n");
+    if (from > 0) lines.shift();
+    const frag = document.createDocumentFragment();
+    for (const line of lines) { const div = document.createElement("div"); div.className = "line"; div.innerHTML = ansiHtml(line) || " "; frag.appendChild(div); }
+    this.pre.insertBefore(frag, this.pre.firstChild);
+    this.start = from;
+    document.getElementById("log-earlier").hidden = from === 0;
   }
   info(d) {
     document.getElementById("log-info").textContent = (this.start > 0 ? `showing from byte ${this.start} of ${d.size}` : `${d.size || 0} bytes`) + (d.complete ? "" : " · following");
