@@ -24,6 +24,7 @@ from workflow_runner.serve.auth import CSRF_COOKIE
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.filters["when"] = lambda ts: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts)) if ts else ""
 STATUSES = ("created", "running", "completed", "failed", "canceled", "interrupted", "skipped")
 PAGE = 25
 
