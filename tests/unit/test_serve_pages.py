@@ -181,3 +181,48 @@ def test_pages_need_the_login_and_cookie_posts_need_csrf(client):
 def test_unknown_workflow_and_run_pages_are_404(client):
     assert client.get("/launch?wf=nope.yaml").status_code == 404
     assert client.get("/runs/99").status_code == 404
+
+
+def test_a_run_page_shows_steps_graph_outputs_and_masked_inputs(client, tmp_path):
+    """A run started from the terminal (a real wfrun run) shows on its page with its DAG data and outputs."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    flow = tmp_path / "flows" / "two.yaml"
+    flow.write_text("""\
+name: two
+'on':
+  execute:
+    inputs:
+      pw: {type: password}
+jobs:
+  a:
+    steps:
+      - name: make
+        run: |
+          echo "value=42" >> $OUTPUTS
+          mkdir -p outputs && echo data > outputs/result.txt
+  b:
+    needs: [a]
+    steps:
+      - run: echo "b sees ${{ inputs.pw }}"
+""")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run([sys.executable, "-m", "workflow_runner", "run", str(flow), "--set", "pw=sesame-42"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path / "flows")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    page = client.get("/runs/1")
+    assert page.status_code == 200, page.text
+    html = page.text
+    graph = json.loads(re.search(r'id="dag-data">(.*?)</script>', html, re.S).group(1))
+    assert {n["data"]["id"]: n["data"]["status"] for n in graph["nodes"]} == {"a": "completed", "b": "completed"}
+    assert [e["data"]["source"] + ">" + e["data"]["target"] for e in graph["edges"]] == ["a>b"]
+    assert "sesame-42" not in html and "&#34;pw&#34;: &#34;***&#34;" in html
+    assert 'id="relaunch"' in html and 'id="rerun" disabled' in html and 'id="cancel" disabled' in html
+    outputs = client.get("/runs/1/outputs").text
+    assert "value" in outputs and "42" in outputs
+    runs = client.get("/runs?status=completed").text
+    assert 'href="/runs/1"' in runs and client.get("/runs?status=failed").text.count('href="/runs/') == 0

@@ -205,6 +205,18 @@ def run_panel(request: Request, run: int) -> HTMLResponse:
     return _render(request, "_run_panel.html", **run_view.context(request.app.state.store, run, _settings(request).root))
 
 
+@router.get("/runs/{run}/outputs", response_class=HTMLResponse)
+def run_outputs(request: Request, run: int) -> HTMLResponse:
+    """Output values (masked, from the store) and the files under outputs/ with links to download them."""
+    from workflow_runner.serve.run_outputs import index_files, output_values, read_manifest
+
+    store = request.app.state.store
+    row = data.get_run(store, run)
+    folder = Path(row.run_dir) if row.run_dir and Path(row.run_dir).is_dir() else None
+    return _render(request, "_outputs.html", run=row, values=output_values(store, row),
+                   files=index_files(folder) if folder else [], manifest=read_manifest(folder) if folder else None)
+
+
 @router.post("/runs/{run}/cancel")
 def cancel(request: Request, run: int) -> RedirectResponse:
     launcher.cancel(request.app.state.store, run)
