@@ -178,9 +178,14 @@ def test_pages_need_the_login_and_cookie_posts_need_csrf(client):
     assert r.status_code == 200
 
 
-def test_unknown_workflow_and_run_pages_are_404(client):
-    assert client.get("/launch?wf=nope.yaml").status_code == 404
-    assert client.get("/runs/99").status_code == 404
+def test_unknown_or_invalid_workflows_and_runs_are_pages_with_the_reason(client, tmp_path):
+    r = client.get("/launch?wf=nope.yaml")
+    assert r.status_code == 404 and "no workflow file &#39;nope.yaml&#39;" in r.text and "<html" in r.text
+    r = client.get("/runs/99")
+    assert r.status_code == 404 and "run 99 not found (no runs yet)" in r.text
+    (tmp_path / "flows" / "broken.yaml").write_text("jobs:\n  a:\n    steps:\n      - run: 3\n        bogus: 1\n")
+    r = client.get("/launch?wf=broken.yaml")
+    assert r.status_code == 422 and "broken.yaml is not a valid workflow" in r.text and "bogus" in r.text
 
 
 def test_a_run_page_shows_steps_graph_outputs_and_masked_inputs(client, tmp_path):

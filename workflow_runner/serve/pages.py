@@ -38,6 +38,24 @@ def _settings(request: Request) -> Any:
     return request.app.state.settings
 
 
+def html_errors(handler: Any) -> Any:
+    """A page that fails (unknown workflow or run, invalid workflow file) answers an HTML page with the reason."""
+    import functools
+
+    from starlette.concurrency import run_in_threadpool
+
+    @functools.wraps(handler)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        request = kwargs["request"]
+        try:
+            return await run_in_threadpool(handler, *args, **kwargs)  # off the event loop, like a plain sync route
+        except HTTPException as err:
+            detail = err.detail if isinstance(err.detail, dict) else {"message": str(err.detail), "errors": []}
+            return _render(request, "error.html", status_code=err.status_code, message=detail.get("message"),
+                           errors=detail.get("errors") or [])
+    return wrapper
+
+
 @router.get("/")
 def home() -> RedirectResponse:
     return RedirectResponse("/workflows", status_code=303)
@@ -94,6 +112,7 @@ def _shown(fields: list[form_fields.Field], path: str) -> bool:
 
 
 @router.get("/launch", response_class=HTMLResponse)
+@html_errors
 def launch_page(request: Request, wf: str = Query(...), config: str | None = None, run: int | None = None) -> HTMLResponse:
     """The form; ``config`` loads a ``configurations`` preset, ``run`` the inputs of an earlier run (relaunch)."""
     given: dict[str, Any] = {}
@@ -196,6 +215,7 @@ def runs(request: Request, workflow: str | None = None, status: list[str] = Quer
 
 
 @router.get("/runs/{run}", response_class=HTMLResponse)
+@html_errors
 def run_page(request: Request, run: int) -> HTMLResponse:
     return _render(request, "run.html", **run_view.context(request.app.state.store, run, _settings(request).root))
 
@@ -241,6 +261,7 @@ async def rerun(request: Request, run: int) -> Response:
 
 
 @router.get("/runs/{run}/relaunch")
+@html_errors
 def relaunch(request: Request, run: int) -> RedirectResponse:
     info = data.relaunch_inputs(request.app.state.store, run, _settings(request).root)
     if info["workflow"] is None:
