@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -52,6 +55,21 @@ jobs:
       - run: echo done
 """
 
+BIG = """\
+name: big
+jobs:
+  flood:
+    steps:
+      - name: write
+        run: |
+          python3 -c "
+          import sys
+          line = 'x' * 90
+          for i in range(1_100_000): sys.stdout.write(f'{i:08d} {line}\\n')
+          print('THE-LAST-LINE')
+          "
+"""
+
 SLOW = """\
 name: slow
 description: Sleeps until canceled.
@@ -79,7 +97,7 @@ def server(tmp_path):
     port = free_port()
     proc = start_server(root, port, env)
     try:
-        yield f"http://127.0.0.1:{port}", token
+        yield f"http://127.0.0.1:{port}", token, root, env
     finally:
         proc.terminate()
         proc.communicate(timeout=20)
@@ -88,7 +106,7 @@ def server(tmp_path):
 def test_launch_follow_and_cancel_in_a_browser(server):
     from playwright.sync_api import expect, sync_playwright
 
-    base, token = server
+    base, token, _, _ = server
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"))
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
@@ -156,3 +174,38 @@ def test_launch_follow_and_cancel_in_a_browser(server):
         expect(page.locator("table.runs")).to_contain_text("slow")
         browser.close()
         assert not errors, errors
+
+
+@pytest.mark.slow
+def test_a_100_mb_log_opens_at_its_tail_without_freezing_the_page(server):
+    """The page fetches the last 256 KiB, keeps at most 5,000 lines in the DOM and stays responsive."""
+    from playwright.sync_api import expect, sync_playwright
+
+    base, token, root, env = server
+    (root / "big.yaml").write_text(BIG)
+    proc = subprocess.run([sys.executable, "-m", "workflow_runner", "run", str(root / "big.yaml"), "-q"],
+                          capture_output=True, text=True, env={**os.environ, **env}, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"))
+        page = browser.new_page()
+        fetched: list[int] = []
+        page.on("response", lambda r: fetched.append(len(r.body())) if "/log?" in r.url else None)
+        page.goto(f"{base}/login?token={token}")
+        page.goto(f"{base}/runs/1")
+        started = time.monotonic()
+        page.click(".show-log[data-job='flood']")
+        expect(page.locator("#log")).to_contain_text("THE-LAST-LINE", timeout=20_000)
+        assert time.monotonic() - started < 10
+        assert page.evaluate("document.querySelectorAll('#log .line').length") <= 5000
+        assert sum(fetched) < 2 * 1024 * 1024, fetched  # the tail, not 110 MB
+        expect(page.locator("#log-info")).to_contain_text("showing from byte")
+        assert page.evaluate("1 + 1") == 2  # the page still answers
+        first = page.locator("#log .line").first.inner_text()
+        page.click("#log-earlier")
+        expect(page.locator("#log .line").first).not_to_have_text(first)
+        assert int(page.locator("#log .line").first.inner_text()[:8]) < int(first[:8])  # older lines, before
+        assert page.evaluate("document.querySelectorAll('#log .line').length") <= 5000
+        href = page.get_attribute("#log-download", "href")
+        assert href.endswith("logs/flood/01-1.log"), href
+        browser.close()

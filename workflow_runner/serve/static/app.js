@@ -90,6 +90,7 @@ class LogView {
     const frag = document.createDocumentFragment();
     for (const line of lines) { const div = document.createElement("div"); div.className = "line"; div.innerHTML = ansiHtml(line) || " "; frag.appendChild(div); }
     this.pre.insertBefore(frag, this.pre.firstChild);
+    while (this.pre.childElementCount > MAX_LINES) this.pre.removeChild(this.pre.lastElementChild);
     this.start = from;
     document.getElementById("log-earlier").hidden = from === 0;
   }
