@@ -132,7 +132,7 @@ def test_the_server_re_evaluates_hidden_ignore_defaults_and_dependent_choices(cl
 
 def test_errors_show_next_to_their_field_and_passwords_are_not_echoed(client):
     html = form(client, count="9", secret="s3cret-typed", region="mars")
-    assert "at most 5" in field(html, "count").split('<div class="field')[0]
+    assert "role=\"alert\">input &#39;count&#39; must be at most 5, got 9</div>" in field(html, "count")
     assert "must be one of" in field(html, "region")
     assert "s3cret-typed" not in html
     r = client.post("/launch", data={"wf": "everything.yaml", "_touched": "count", "in.count": "9"})
@@ -231,3 +231,39 @@ jobs:
     assert "value" in outputs and "42" in outputs
     runs = client.get("/runs?status=completed").text
     assert 'href="/runs/1"' in runs and client.get("/runs?status=failed").text.count('href="/runs/') == 0
+
+
+def test_rerun_failed_from_the_page_then_cancel_of_a_final_run_is_refused(client, tmp_path):
+    """Re-run only the failed jobs (as `wfrun rerun --failed`); what it refuses is shown on the page."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    flag = tmp_path / "flag"
+    (tmp_path / "flows" / "flaky.yaml").write_text(f"""\
+name: flaky
+jobs:
+  once:
+    steps:
+      - run: echo ok >> {tmp_path}/once.count
+  flaky:
+    steps:
+      - run: if [ -f {flag} ]; then echo fixed; else touch {flag}; exit 3; fi
+""")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run([sys.executable, "-m", "workflow_runner", "run", str(tmp_path / "flows" / "flaky.yaml"), "-q"],
+                          capture_output=True, text=True, env=env)
+    assert proc.returncode != 0
+    assert 'id="rerun" disabled' not in client.get("/runs/1").text
+    r = client.post("/runs/1/rerun", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/runs/1"
+    deadline = time.monotonic() + 60
+    while 'class="status s-completed" id="run-status"' not in (html := client.get("/runs/1").text) \
+            and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert 'class="status s-completed" id="run-status"' in html
+    assert (tmp_path / "once.count").read_text() == "ok\n"  # the completed job did not run again
+    r = client.post("/runs/1/rerun", follow_redirects=False)
+    assert r.status_code == 409 and "nothing failed to re-run" in r.text

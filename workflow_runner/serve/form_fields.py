@@ -97,10 +97,19 @@ def _picker_choices(kind: str, user: Any) -> list[tuple[str, str]]:
     return [(str(n), str(n)) for n in names]
 
 
+def short_error(error: dict[str, Any]) -> str:
+    """The CLI's message without what the field next to it already says: the file location, the source ``form``."""
+    message = str(error.get("message") or "")
+    location = error.get("location")
+    if location and message.startswith(f"{location}: "):
+        message = message[len(location) + 2:]
+    return message.removeprefix("form: ")
+
+
 def build(defs: dict, tree: dict, user: Any, prefix: str = "", values: Any = None) -> list[Field]:
     """Fields for ``defs`` (a level of the definitions) with the values/hidden/errors of ``tree``."""
     values = tree["values"] if values is None else values
-    errors = {e["input"]: e["message"] for e in tree["errors"] if e.get("input")}
+    errors = {e["input"]: short_error(e) for e in tree["errors"] if e.get("input")}
     out: list[Field] = []
     for name, spec in defs.items():
         if not isinstance(spec, dict):
