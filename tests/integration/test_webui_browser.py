@@ -112,6 +112,8 @@ def test_launch_follow_and_cancel_in_a_browser(server):
         page = browser.new_page(viewport={"width": 1280, "height": 1000})
         errors: list[str] = []
         page.on("pageerror", lambda e: errors.append(str(e)))
+        panels: list[float] = []
+        page.on("request", lambda r: panels.append(time.monotonic()) if r.url.endswith("/panel") else None)
         page.goto(f"{base}/login?token={token}")
         page.goto(f"{base}/workflows")
         expect(page.locator("#workflows")).to_contain_text("Picks a cloud region and talks about it.")
@@ -132,6 +134,7 @@ def test_launch_follow_and_cancel_in_a_browser(server):
         page.click("#launch")
         page.wait_for_url("**/runs/*")
         run = page.url.rsplit("/", 1)[1]
+        landed = time.monotonic()
 
         # the log follows live: the first lines arrive while the step still runs
         page.locator(".show-log[data-job^='work'][data-step='1']").first.click(timeout=30_000)
@@ -144,6 +147,8 @@ def test_launch_follow_and_cancel_in_a_browser(server):
             "() => { const d = document.getElementById('dag'); if (!d || !d.dataset.statuses) return false;"
             " const s = JSON.parse(d.dataset.statuses); return Object.keys(s).length >= 5 &&"
             " Object.values(s).every(v => v === 'completed') && s; }", timeout=60_000).json_value()
+        # the panel is re-rendered on the run's server-sent events, not only by the 5-second poll
+        assert len([t for t in panels if t - landed < 4.5]) >= 2, [round(t - landed, 2) for t in panels]
         assert set(green) >= {"prepare", "work", "report"} and len([k for k in green if k.startswith("work (")]) == 2
         expect(page.locator("#run-status")).to_have_text("completed")
         page.locator(".show-log[data-job^='work'][data-step='1']").first.click()
