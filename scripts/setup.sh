@@ -6,7 +6,9 @@
 # (minimal Debian images lack python3-venv) it is installed with apt-get as root.
 #
 #   bash scripts/setup.sh           # wfrun
-#   bash scripts/setup.sh --test    # wfrun and its test dependencies
+#   bash scripts/setup.sh --test    # wfrun and its test dependencies, and Debian's chromium for the
+#                                   # browser test of `wfrun serve`'s pages (Playwright drives it; we never
+#                                   # run `playwright install`, which downloads browsers)
 #
 # Afterwards: .venv/bin/wfrun …, or `. .venv/bin/activate` to have wfrun on PATH.
 # PYTHON=/path/to/python3 picks another interpreter.
@@ -36,3 +38,12 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras"
 # editable installs are not byte-compiled, and PYTHONDONTWRITEBYTECODE may be set
 .venv/bin/python -m compileall -q workflow_runner
+
+# the pages' browser test (tests/integration/test_webui_browser.py) fails without it: never skipped
+if [ -n "$extras" ] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+  else
+    echo "setup: the browser test needs chromium; install it (Debian: sudo apt-get install --no-install-recommends chromium)" >&2
+  fi
+fi

@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # pgrep (procps) checks the process tables for leftovers in the cancel tests
 command -v pgrep >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends procps; }
+# Debian's chromium for the browser test of `wfrun serve`'s pages (setup.sh --test installs it too)
+[ -x /usr/bin/chromium ] || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
 bash scripts/setup.sh --test
 bash tests/infra/sshd.sh start
 bash tests/infra/slurm.sh start

@@ -143,3 +143,12 @@ def test_sdist_carries_the_data(dist):
         inside = set(wheel.namelist())
     assert {"workflow_runner/data/schemas/workflow.schema.json", "workflow_runner/data/marketplace/job_runner/v4.0.yaml",
             "workflow_runner/actions/job_runner/templates/job.sh.j2"} <= inside
+
+
+def test_the_wheel_ships_the_serve_pages(dist):
+    """`wfrun serve`'s templates and vendored front-end files are package data: without them the pages 500."""
+    names = set(zipfile.ZipFile(next(dist.glob("*.whl"))).namelist())
+    for name in ("templates/base.html", "templates/_form.html", "static/app.js", "static/vendor/htmx.min.js",
+                 "static/vendor/htmx-ext-sse.min.js", "static/vendor/cytoscape.min.js", "static/vendor/dagre.min.js",
+                 "static/vendor/cytoscape-dagre.min.js", "static/vendor/README.md", "static/vendor/htmx.LICENSE"):
+        assert f"workflow_runner/serve/{name}" in names, name

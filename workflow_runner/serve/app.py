@@ -2,8 +2,9 @@
 
 Routers: auth (``/login``), workflows, runs, events (SSE), logs — all but
 ``/health`` and ``/login`` behind :func:`~workflow_runner.serve.auth.require_auth`.
-The outputs/datasets routers and the HTML pages (other modules of this package)
-are included when present, with the same dependency. In front of everything,
+The HTML pages (``pages``) are behind it too; ``/static`` (vendored htmx,
+cytoscape, dagre and the pages' own css/js) is public: it holds no data. The
+outputs/datasets routers are included when present, with the same dependency. In front of everything,
 :class:`~workflow_runner.serve.guard.GuardMiddleware` checks Host and Origin.
 
 The app holds one :class:`RunStore` connection (thread-safe) for reads; it
@@ -20,6 +21,7 @@ from typing import Any, AsyncIterator
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from workflow_runner import __version__
 from workflow_runner.errors import WorkflowError
@@ -28,12 +30,12 @@ from workflow_runner.serve.auth import router as auth_router
 from workflow_runner.serve.guard import GuardMiddleware
 from workflow_runner.serve.settings import ServeSettings
 
-OPTIONAL_ROUTERS = ("outputs_api", "datasets_api", "pages")
+OPTIONAL_ROUTERS = ("outputs_api", "datasets_api")
 """Modules of this package written separately; included when importable."""
 
 
 def create_app(settings: ServeSettings) -> FastAPI:
-    from workflow_runner.serve import events, logs_api, runs_api, workflows_api
+    from workflow_runner.serve import events, logs_api, pages, runs_api, workflows_api
     from workflow_runner.state.store import RunStore
 
     @asynccontextmanager
@@ -67,7 +69,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         from fastapi.openapi.docs import get_swagger_ui_html
 
         return get_swagger_ui_html(openapi_url="/openapi.json", title="wfrun serve API")
-    for module in (workflows_api, runs_api, events, logs_api):
+    for module in (workflows_api, runs_api, events, logs_api, pages):
         app.include_router(module.router, dependencies=protected)
     for name in OPTIONAL_ROUTERS:
         try:
@@ -77,11 +79,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
                 raise
             continue
         app.include_router(module.router, dependencies=protected)
-    static = Path(__file__).parent / "static"
-    if static.is_dir():
-        from fastapi.staticfiles import StaticFiles
-
-        app.mount("/static", StaticFiles(directory=static), name="static")
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     @app.exception_handler(WorkflowError)
     async def user_error(request: Request, exc: WorkflowError) -> JSONResponse:
