@@ -291,3 +291,19 @@ jobs:
     assert call.job_key == "a" and call.step.uses == "parallelworks/checkout"
     assert call.placement.local and call.env["OUTPUTS"].endswith(".0")
     assert trace.execs() == ["got yes 42"]
+
+
+def test_a_cancel_that_arrives_during_a_cleanup_does_not_cut_it():
+    trace = run_workflow("""
+jobs:
+  j:
+    steps:
+      - {run: quick, cleanup: c-slow}
+  other:
+    steps: [{run: long}]
+""", fakes={"c-slow": Fake(sleep=0.08), "long": Fake(sleep=5)}, cancel_after=0.03)
+    assert ("killed", "long") in trace.events
+    assert ("killed", "c-slow") not in trace.events
+    assert trace.of("cleanup") == [("cleanup", "j", "quick (cleanup)", st.COMPLETED)]
+    assert trace.jobs() == {"j": st.CANCELED, "other": st.CANCELED}  # still live while its cleanups run
+    assert trace.outcome.exit_code == 130
