@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workflow_runner.engine.events import Reporter
+from workflow_runner.engine.stepcall import ActionTable
 from workflow_runner.masking import mask_text
 from workflow_runner.targets.select import Targets
 
@@ -46,7 +47,7 @@ class Shared:
     """Per-run helpers shared by steps, e.g. one batch watcher per (host, scheduler)."""
     early_cancel: dict[asyncio.Task, Any] = field(default_factory=dict)
     """Running step tasks that asked for ``early-cancel: any-job-failed``, with their JobRun."""
-    actions: Any = None
+    actions: ActionTable | None = None
     """The action table (engine.stepcall.ActionTable, built by actions.registry) handed in at start-up: the engine imports no action."""
 
     def step_failed(self) -> None:
