@@ -19,6 +19,7 @@ import asyncio
 import hashlib
 import secrets as _secrets
 import shlex
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -138,7 +139,26 @@ async def _run(definition: Workflow, version: str, call: StepCall, with_values: 
         timeout = parse_duration(evaluate(step.timeout, call.context()))
         signal_at = (term[0], max(0.0, timeout - term[1])) if term and timeout else None
         return await _run_direct(call, target, spec, prepare, rundir, out_file, env, outputs, log, signal_at)
-    return await _run_batch(call, attempt, name, target, spec, prepare, rundir, out_file, exit_file, outputs, log, local)
+    sub = Submission(spec, BACKENDS[spec.mode](), target, name, prepare, rundir, out_file, exit_file, outputs, local, attempt)
+    return await _run_batch(call, sub, log)
+
+
+@dataclass
+class Submission:
+    """One batch step's job: what sbatch/qsub gets, where it runs and writes, what the step reports."""
+
+    spec: JobSpec
+    backend: Any
+    target: Any
+    name: str
+    """The unique job name (job_name_for): a restarted wfrun finds the job by it."""
+    prepare: str
+    rundir: str
+    out_file: str
+    exit_file: str
+    outputs: dict
+    local: bool
+    attempt: int
 
 
 PREPARE_GRACE = 30.0
@@ -188,14 +208,12 @@ async def _run_direct(
 
 
 async def _run_batch(
-    call: StepCall, attempt: int, name: str, target: Any, spec: JobSpec, prepare: str, rundir: str,
-    out_file: str, exit_file: str, outputs: dict, log: StepLog, local: bool,
+    call: StepCall, sub: Submission, log: StepLog,
 ) -> StepOutcome:
-    backend = BACKENDS[spec.mode]()
+    spec, outputs = sub.spec, sub.outputs
     prior = call.prior_batch()
     for launch in range(spec.relaunches + 1):
-        final, jobid, outcome = await _submit_and_watch(call, attempt, name, target, spec, backend, prepare, rundir,
-                                                        out_file, exit_file, outputs, log, local, prior)
+        final, jobid, outcome = await _submit_and_watch(call, sub, log, prior)
         prior = None
         if outcome is not None:
             return outcome
@@ -207,10 +225,10 @@ async def _run_batch(
 
 
 async def _submit_and_watch(
-    call: StepCall, attempt: int, name: str, target: Any, spec: JobSpec, backend: Any, prepare: str,
-    rundir: str, out_file: str, exit_file: str, outputs: dict, log: StepLog, local: bool, prior: Any,
+    call: StepCall, sub: Submission, log: StepLog, prior: Any,
 ) -> tuple[Final | None, str, StepOutcome | None]:
     """Submit (or re-attach to) one batch job and wait for its end: (final, job id, failure before it ran)."""
+    spec, backend, target, name, rundir, outputs = sub.spec, sub.backend, sub.target, sub.name, sub.rundir, sub.outputs
     store = call.batch
     jobid = await _reattach(prior, target, backend, log) if prior is not None else None
     batch_id = prior.id if prior is not None else None
@@ -218,8 +236,8 @@ async def _submit_and_watch(
                        lambda: BatchWatcher(target, backend, "/", spec.poll_interval, log.note))
     if jobid is None:
         if store is not None:  # write-ahead: the intent is durable before sbatch/qsub runs
-            batch_id = store.batch_intent(attempt=attempt, host=target.name, scheduler=spec.mode, job_name=name, rundir=rundir)
-        submitting = asyncio.ensure_future(_prepare(target, prepare, rundir, log, call.hurry))
+            batch_id = store.batch_intent(attempt=sub.attempt, host=target.name, scheduler=spec.mode, job_name=name, rundir=rundir)
+        submitting = asyncio.ensure_future(_prepare(target, sub.prepare, rundir, log, call.hurry))
         try:
             # Shielded: killing the prepare command mid-sbatch could leave a job in the queue
             # that nobody knows of. On cancel it gets a bounded time to finish instead.
@@ -242,15 +260,15 @@ async def _submit_and_watch(
     call.set_output("jobid", short_id)  # visible to needs.<self> while the job runs
     if prior is None:
         log.line(f"{spec.mode.upper()} job submitted: {short_id}")
-    streamer = call.service(("stream", target.name), lambda: Streamer(target, local, "/"))
-    followed = streamer.follow(out_file, log.line)
+    streamer = call.service(("stream", target.name), lambda: Streamer(target, sub.local, "/"))
+    followed = streamer.follow(sub.out_file, log.line)
 
     def on_change(text: str) -> None:
         log.line(f"wfrun: {text}")
         if store is not None and batch_id is not None:
             store.batch_state(batch_id, text.rsplit(": ", 1)[-1].split()[0])
 
-    future = watcher.watch(short_id, exit_file, "--array" in spec.slurm, spec.poll_interval, on_change=on_change)
+    future = watcher.watch(short_id, sub.exit_file, "--array" in spec.slurm, spec.poll_interval, on_change=on_change)
     try:
         final: Final = await asyncio.shield(future)
     except asyncio.CancelledError:
