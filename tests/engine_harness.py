@@ -144,13 +144,18 @@ class _MessageReporter(TraceReporter):
 
 def run_workflow(yaml_text: str, *, fakes: dict[str, Fake] | None = None, actions: Any = None,
                  inputs: dict[str, Any] | None = None, cancel_after: float | None = None,
-                 max_parallel: int = 2) -> Trace:
-    """Validate ``yaml_text`` like ``wfrun run`` does, run it on fake targets, return its trace."""
+                 max_parallel: int = 2, files: dict[str, str] | None = None) -> Trace:
+    """Validate ``yaml_text`` like ``wfrun run`` does, run it on fake targets, return its trace.
+
+    ``files``: more workflow files next to it (``uses: workflow/<name>`` finds ``<name>.yaml``).
+    """
     events: list[tuple] = []
     messages: dict[tuple[str, str], str | None] = {}
     with tempfile.TemporaryDirectory(prefix="wfrun-harness-") as tmp:
         path = Path(tmp) / "wf.yaml"
         path.write_text(yaml_text)
+        for name, text in (files or {}).items():
+            (Path(tmp) / name).write_text(text)
         wf = load_workflow(path)
         resolved = resolve(wf, Sources([("test", inputs or {})]))
         plan = make_plan(wf, resolved.values, resolved.secrets)

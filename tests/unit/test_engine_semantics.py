@@ -307,3 +307,53 @@ jobs:
     assert trace.of("cleanup") == [("cleanup", "j", "quick (cleanup)", st.COMPLETED)]
     assert trace.jobs() == {"j": st.CANCELED, "other": st.CANCELED}  # still live while its cleanups run
     assert trace.outcome.exit_code == 130
+
+
+def test_cancel_jobs_builtin_through_the_real_action_table():
+    from workflow_runner.actions.registry import default_actions
+
+    trace = run_workflow("""
+jobs:
+  long:
+    steps: [{run: long, cleanup: c-long}]
+  stopper:
+    steps:
+      - run: wait-a-bit
+      - uses: parallelworks/cancel-jobs
+        with: {jobs: [long, stopper]}
+      - {name: after, run: after}
+      - {name: on-cancel, if: "${{ canceled }}", run: on-cancel}
+""", fakes={"long": Fake(sleep=5), "wait-a-bit": Fake(sleep=0.03)}, actions=default_actions())
+    assert ("killed", "long") in trace.events
+    assert "c-long" in trace.execs()
+    assert trace.jobs() == {"long": st.CANCELED, "stopper": st.CANCELED}
+    assert trace.steps("stopper")[1:] == [("uses parallelworks/cancel-jobs", st.COMPLETED), ("after", st.SKIPPED),
+                                          ("on-cancel", st.COMPLETED)]
+    assert "after" not in trace.execs()
+
+
+def test_a_called_workflow_runs_nested_through_the_step_call():
+    from workflow_runner.actions.registry import default_actions
+
+    trace = run_workflow("""
+jobs:
+  outer:
+    steps:
+      - id: call
+        uses: workflow/inner
+        with: {greeting: hi}
+      - run: "after ${{ steps.call.outputs.word }}"
+""", files={"inner.yaml": """
+jobs:
+  first:
+    steps: [{run: "say ${{ inputs.greeting }}"}]
+  second:
+    needs: [first]
+    steps: [{run: produce, cleanup: inner-cleanup}]
+'on':
+  execute:
+    inputs:
+      greeting: {type: string}
+"""}, fakes={"produce": Fake(outputs={"word": "done"})}, actions=default_actions())
+    assert trace.execs() == ["say hi", "produce", "inner-cleanup", "after done"]
+    assert trace.jobs() == {"outer/call/first": st.COMPLETED, "outer/call/second": st.COMPLETED, "outer": st.COMPLETED}
