@@ -20,7 +20,7 @@ from workflow_runner.engine.context import as_text, evaluate, render_env, truthy
 from workflow_runner.engine.durations import parse_duration
 from workflow_runner.engine.events import StepFinished, StepStarted
 from workflow_runner.engine.placement import outputs_path, place_step, pw_env
-from workflow_runner.engine.runstate import JobResult
+from workflow_runner.engine.runstate import JobResult, RunView
 from workflow_runner.engine.signals import duration_setting as _duration
 from workflow_runner.engine.signals import number_setting as _number
 from workflow_runner.engine.signals import termination_of
@@ -33,8 +33,7 @@ from workflow_runner.model import Step
 
 
 class JobRun:
-    def __init__(self, engine: Any, instance: JobInstance) -> None:
-        """``engine`` is the RunEngine (engine/scheduler.py) running this job; it imports this module, not back."""
+    def __init__(self, engine: RunView, instance: JobInstance) -> None:
         self.engine = engine
         self.instance = instance
         self.job = instance.job
@@ -438,5 +437,5 @@ class JobRun:
         return term[0], max(0.0, timeout - term[1])
 
 
-def _sessions(engine: Any) -> dict[str, str]:
+def _sessions(engine: RunView) -> dict[str, str]:
     return {str(name): str(name) for name in engine.workflow.sessions}

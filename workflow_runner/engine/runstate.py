@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from workflow_runner.engine.events import Reporter
+from workflow_runner.engine.status import StatusView
 from workflow_runner.engine.stepcall import ActionTable
+from workflow_runner.graph import JobInstance
 from workflow_runner.masking import mask_text
+from workflow_runner.model import Workflow
+from workflow_runner.state.rundir import RunDir
 from workflow_runner.targets.select import Targets
 
 
@@ -89,3 +94,42 @@ class RunOutcome:
     failures: list[tuple[str, str, str | None, str | None]]
     outputs: dict[str, str]
     duration: float
+
+
+class RunView(Protocol):
+    """What a job (engine/job.py) and its step calls need of the run that runs them (scheduler.RunEngine).
+
+    A protocol, so the job runtime is typed without importing the run loop back.
+    """
+
+    workflow: Workflow
+    inputs: Any
+    run_dir: RunDir
+    parent_run_dir: RunDir | None
+    run_id: str
+    prior: Prior | None
+    calls: tuple[Path, ...]
+    shared: Shared
+    live: dict[str, Any]
+    cancelled: bool
+    cancel_reason: str | None
+    failed_fast: set[str]
+
+    def key(self, instance: JobInstance) -> str: ...
+
+    def emit(self, event: Any) -> None: ...
+
+    def record_failure(self, job: str, step: str, message: str | None, log: str | None) -> None: ...
+
+    def job_changed(self, key: str, status: str, reason: str | None = None, outputs: dict[str, str] | None = None) -> None: ...
+
+    def job_view(self, name: str) -> dict[str, Any]: ...
+
+    def ancestors_view(self, instance: JobInstance) -> StatusView: ...
+
+    def cancel_jobs(self, names: list[str], reason: str) -> list[str]: ...
+
+    def matrix_failed(self, job_name: str, failed_key: str) -> None: ...
+
+    async def start_nested(self, workflow: Any, inputs: Any, *, prefix: str, dir_name: str,
+                           called_path: Any) -> tuple[RunOutcome, Any]: ...
