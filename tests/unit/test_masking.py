@@ -8,7 +8,7 @@ import json
 import pytest
 
 from workflow_runner import inputs
-from workflow_runner.engine.scheduler import Shared
+from workflow_runner.engine.runstate import Shared
 from workflow_runner.state.store import RunStore
 from workflow_runner.targets.select import Targets
 

@@ -1,6 +1,6 @@
 """``parallelworks/checkout``: a repository at ``with: {repo, branch, path, sparse_checkout}``.
 
-It uses the same machinery as ``uses: github/…`` (actions/github.py): the ref is
+It uses the same machinery as ``uses: github/…`` (uses/github.py): the ref is
 resolved here with ``git ls-remote`` (a tag or SHA from the cache), so the run
 records the commit it checked out and ``--offline`` works from the cache.
 
@@ -17,29 +17,26 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
-from workflow_runner.uses import github
 from workflow_runner.engine.context import as_text
+from workflow_runner.engine.stepcall import StepCall, StepOutcome
 from workflow_runner.errors import UsesError
-
-if TYPE_CHECKING:
-    from workflow_runner.engine.job import JobRun, Placement, StepLog, StepOutcome
-    from workflow_runner.model import Step
+from workflow_runner.uses import github
 
 NAME = "parallelworks/checkout"
 
 
-async def run_checkout(job: "JobRun", step: "Step", place: "Placement", env: dict[str, str], with_values: dict,
-                       log: "StepLog") -> "StepOutcome":
-    loc = job.engine.workflow.locate(step.path + ("with",))
+async def run_checkout(call: StepCall, with_values: dict, definition: Any = None) -> StepOutcome:
+    loc = call.locate("with")
+    log = call.log
     repo = as_text(with_values.get("repo") or "")
     if not repo:
         raise UsesError(f"{NAME} needs with: repo", location=loc)
     branch = as_text(with_values.get("branch") or "")
     ref = branch or "HEAD"
     what = f"{NAME} {repo}@{ref}"
-    local = place.target is job.engine.shared.targets.local
+    local = call.placement.local
     pin: github.Pin | None
     try:
         pin = await github.pin(repo, ref, what=what)
@@ -52,7 +49,7 @@ async def run_checkout(job: "JobRun", step: "Step", place: "Placement", env: dic
         github.record_pins()
         log.line(f"{what}: {pin.kind} at commit {pin.commit}")
     script = checkout_script(with_values, pin if local else None, pin.commit if pin else "")
-    return await job._run_script(script, place, env, env["OUTPUTS"], log)
+    return await call.run_script(script)
 
 
 def checkout_script(with_values: dict, cached: github.Pin | None = None, commit: str = "") -> str:

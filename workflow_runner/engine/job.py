@@ -11,81 +11,29 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from workflow_runner.engine import status as st
-from workflow_runner.engine.annotations import parse_annotation
-from workflow_runner.engine.context import as_text, evaluate, expand_path, render_env, truthy
+from workflow_runner.engine.call import JobStepCall, run_script, scrub_local
+from workflow_runner.engine.cleanup import run_cleanup
+from workflow_runner.engine.context import as_text, evaluate, render_env, truthy
 from workflow_runner.engine.durations import parse_duration
-from workflow_runner.engine.events import StepAnnotation, StepFinished, StepOutput, StepStarted
-from workflow_runner.engine.outputs import parse_outputs, scrub_outputs_file, scrub_remote_outputs
-from workflow_runner.engine.scheduler import JobResult, RunEngine
+from workflow_runner.engine.events import StepFinished, StepStarted
+from workflow_runner.engine.placement import outputs_path, place_step, pw_env
+from workflow_runner.engine.runstate import JobResult, RunView
+from workflow_runner.engine.signals import duration_setting as _duration
+from workflow_runner.engine.signals import number_setting as _number
+from workflow_runner.engine.signals import termination_of
+from workflow_runner.engine.stepcall import Placement, StepOutcome
+from workflow_runner.engine.steplog import StepLog
 from workflow_runner.errors import ConnectionFailed, WorkflowError
 from workflow_runner.expressions import Context
 from workflow_runner.graph import JobInstance
 from workflow_runner.model import Step
-from workflow_runner.state.recordfile import RecordFile
-from workflow_runner.targets.base import StepCommand, Target
-
-
-@dataclass
-class StepOutcome:
-    status: str
-    exit_code: int | None = None
-    outputs: dict[str, str] | None = None
-    message: str | None = None
-
-
-@dataclass
-class Placement:
-    """Where a step runs and the paths it sees there."""
-
-    target: Target
-    job_dir: str
-    parent_dir: str
-    cwd: str
-
-
-class StepLog:
-    """A step's log file and live output: masked, annotated, streamed."""
-
-    def __init__(self, job: "JobRun", step_name: str, path: str) -> None:
-        self.job = job
-        self.step_name = step_name
-        self.path = path
-        self._file: Any = None
-        self.last_error: str | None = None
-
-    @property
-    def file(self) -> Any:
-        """Opened on first use: thousands of matrix instances queued for a CPU slot hold no descriptor each."""
-        if self._file is None:
-            self._file = RecordFile(self.path)  # a full disk or a deleted run directory is a warning, not a crash
-        return self._file
-
-    def line(self, text: str) -> None:
-        text = self.job.engine.shared.mask(text)
-        self.file.write(text + "\n")
-        emit = self.job.engine.emit
-        note = parse_annotation(text)
-        if note is not None:
-            if note.level == "error":
-                self.last_error = (f"{note.title}: " if note.title else "") + note.message
-            emit(StepAnnotation(self.job.key, self.step_name, note.level, note.message, note.title))
-            return
-        emit(StepOutput(self.job.key, self.step_name, text))
-
-    def note(self, text: str) -> None:
-        """A line from wfrun itself (why a step failed, retries), kept in the log too."""
-        self.file.write(f"[wfrun] {self.job.engine.shared.mask(text)}\n")
-
-    def close(self) -> None:
-        self.file.close()  # opens it first if nothing was written: every step that started has its log
 
 
 class JobRun:
-    def __init__(self, engine: RunEngine, instance: JobInstance) -> None:
+    def __init__(self, engine: RunView, instance: JobInstance) -> None:
         self.engine = engine
         self.instance = instance
         self.job = instance.job
@@ -257,7 +205,7 @@ class JobRun:
         finally:
             self._stop_watchdog()
             for step, place, env, outputs_file in reversed(started):
-                await self._cleanup(step, place, env, outputs_file)
+                await run_cleanup(self, step, place, env, outputs_file)
 
     async def _steps(self, started: list[list[Any]]) -> None:
         eng = self.engine
@@ -302,13 +250,13 @@ class JobRun:
         if step.cleanup:
             try:
                 env = {**self.env, **render_env([step.env], lambda e: self.context({**self.env, **e}))}
-                task = await self._cancellable(self._placement(step, env))
+                task = await self._cancellable(place_step(self, step, env))
                 if task.cancelled():  # canceled while connecting: no place, so no cleanup to run
                     self.canceled = True
                     self.reason = self.reason or "canceled"
                 else:
                     place = task.result()
-                    started.append([step, place, env, self._outputs_path(step, place, 0)])
+                    started.append([step, place, env, outputs_path(self, step, place, 0)])
             except WorkflowError as exc:
                 self._fail_job(f"{step.name} (cleanup)", f"cannot run the cleanup of a step finished before the resume: {exc}")
         self._record(step, StepOutcome(st.COMPLETED, 0, outputs, "finished before the resume"), None, 0.0)
@@ -337,7 +285,7 @@ class JobRun:
     async def _step(self, step: Step, early: bool, started: list) -> None:
         eng = self.engine
         log_path = eng.run_dir.step_file("logs", self.key, step.index, step.key, ".log")
-        log = StepLog(self, step.name, str(log_path))
+        log = StepLog(eng.shared.mask, eng.emit, self.key, step.name, str(log_path))
         t0 = time.monotonic()
         task = await self._cancellable(self._placed(step, log, started), early=early)
         try:
@@ -382,7 +330,7 @@ class JobRun:
         entry: list[Any] = [step, None, env, None]
 
         def placed(place: Placement) -> None:
-            entry[1], entry[3] = place, self._outputs_path(step, place, 0)
+            entry[1], entry[3] = place, outputs_path(self, step, place, 0)
             if step.cleanup:
                 started.append(entry)
 
@@ -432,7 +380,7 @@ class JobRun:
                     await asyncio.sleep(interval)
             try:
                 if place is None:
-                    place = await self._placement(step, env)
+                    place = await place_step(self, step, env)
                     placed(place)
                 outcome = await self._attempt(step, place, env, log, attempt, max_retries, timeout)
             except ConnectionFailed as exc:
@@ -448,11 +396,11 @@ class JobRun:
         self, step: Step, place: Placement, env: dict[str, str], log: StepLog, attempt: int, max_retries: int, timeout: float | None
     ) -> StepOutcome:
         eng = self.engine
-        outputs_file = self._outputs_path(step, place, attempt)
+        outputs_file = outputs_path(self, step, place, attempt)
         self.last_outputs_file = outputs_file
         step_env = {
             **env,
-            **self._pw_env(place),
+            **pw_env(self, place),
             "OUTPUTS": outputs_file,
             "PW_WORKFLOW_STEP_CURRENT_RETRY": str(attempt),
             "PW_WORKFLOW_STEP_MAX_RETRIES": str(max_retries),
@@ -464,9 +412,9 @@ class JobRun:
                 if step.uses:
                     if eng.shared.actions is None:
                         raise WorkflowError(f"step '{step.name}': uses: needs the action table, which this engine was not given")
-                    return await eng.shared.actions.run_uses(self, step, place, step_env, log)
+                    return await eng.shared.actions.run_uses(JobStepCall(self, step, place, step_env, log))
                 script = as_text(evaluate(step.run, self.context(env)))
-                return await self._run_script(script, place, step_env, outputs_file, log, self._termination(step, timeout))
+                return await run_script(self, script, place, step_env, outputs_file, log, self._termination(step, timeout))
         except TimeoutError:
             if not limit.expired():  # someone else's timeout (a socket, a scheduler query): not the step's
                 raise
@@ -476,24 +424,11 @@ class JobRun:
             self._scrub(place, outputs_file)
 
     def _scrub(self, place: Placement, *paths: str) -> None:
-        """No plain secret stays in a local ``$OUTPUTS`` file (the clear values live on in memory)."""
-        shared = self.engine.shared
-        if shared.secrets and place.target is shared.targets.local:
-            for path in paths:
-                scrub_outputs_file(path, shared.mask)
-
-    async def _scrub_remote(self, place: Placement, path: str, text: str) -> None:
-        """:meth:`_scrub` on an SSH host (only when the file held a secret: it costs one more command there)."""
-        shared = self.engine.shared
-        if shared.secrets and place.target is not shared.targets.local:
-            await scrub_remote_outputs(place.target, path, text, shared.mask, place.cwd, shared.options.grace, shared.hurry)
+        scrub_local(self.engine.shared, place, *paths)
 
     def termination(self, step: Step) -> tuple[int, float] | None:
         """(signal number, seconds before the limit) from the step's ``termination:``, if any."""
-        spec = evaluate(step.termination, self.context()) if step.termination is not None else None
-        if not isinstance(spec, dict):
-            return None
-        return signal_number(spec.get("signal", "TERM")), _duration(spec.get("before"), "termination.before") or 0.0
+        return termination_of(evaluate(step.termination, self.context()) if step.termination is not None else None)
 
     def _termination(self, step: Step, timeout: float | None) -> tuple[int, float] | None:
         term = self.termination(step)
@@ -501,162 +436,6 @@ class JobRun:
             return None
         return term[0], max(0.0, timeout - term[1])
 
-    async def _run_script(
-        self, script: str, place: Placement, env: dict[str, str], outputs_file: str, log: StepLog,
-        signal_at: tuple[int, float] | None = None,
-    ) -> StepOutcome:
-        shared = self.engine.shared
-        command = StepCommand(
-            script=script, env=env, cwd=place.cwd, outputs_file=outputs_file, grace=shared.options.grace, hurry=shared.hurry,
-            signal_at=signal_at[1] if signal_at else None, signal=signal_at[0] if signal_at else 15,
-        )
-        if place.target is shared.targets.local:
-            request = self.request()
-            if shared.pool is not None:
-                await shared.pool.acquire(request)
-            try:
-                async with shared.local_slots:
-                    result = await place.target.run(command, log.line)
-            finally:
-                if shared.pool is not None:
-                    await asyncio.shield(shared.pool.release(request))
-        else:
-            result = await place.target.run(command, log.line)
-        outputs = parse_outputs(result.outputs_text)
-        await self._scrub_remote(place, outputs_file, result.outputs_text)
-        if result.exit_code == 0:
-            return StepOutcome(st.COMPLETED, 0, outputs)
-        message = result.message or log.last_error or _exit_message(result.exit_code)
-        return StepOutcome(st.FAILED, result.exit_code, outputs, message)
 
-    def _pw_env(self, place: Placement) -> dict[str, str]:
-        eng = self.engine
-        return {
-            "PW_JOB_ID": eng.run_id,
-            "PW_JOB_DIR": place.job_dir,
-            "PW_PARENT_JOB_DIR": place.parent_dir,
-            "PW_USER": eng.shared.options.user,
-            "PW_WORKFLOW_NAME": eng.workflow.name,
-            "PW_MATRIX_INDEX": str(self.instance.index),
-            "WFRUN_RUN_TOKEN": eng.shared.run_token,
-        }
-
-    async def _placement(self, step: Step, env: dict[str, str]) -> Placement:
-        eng = self.engine
-        ssh = step.ssh or self.job.ssh
-        ctx = self.context(env)
-        host = as_text(evaluate(ssh.remote_host, ctx)) if ssh else ""
-        jump = as_text(evaluate(ssh.jump_host, ctx)) if ssh and ssh.jump_host is not None else None
-        target = eng.shared.targets.get(host, jump)
-        home = await target.home()
-        parent_run = eng.parent_run_dir or eng.run_dir
-        if target is eng.shared.targets.local:
-            job_dir, parent = str(eng.run_dir.root), str(parent_run.root)
-        else:
-            job_dir, parent = eng.run_dir.remote_root(home), parent_run.remote_root(home)
-        wd = step.working_directory if step.working_directory is not None else self.job.working_directory
-        cwd = job_dir
-        if wd is not None:
-            raw = as_text(evaluate(wd, ctx)).strip()
-            if raw:
-                expand_env = {**env, **self._pw_env(Placement(target, job_dir, parent, job_dir)), "PWD": job_dir, "HOME": home}
-                cwd = expand_path(raw, expand_env, home)
-                if not cwd.startswith("/"):
-                    cwd = f"{job_dir}/{cwd}"
-        return Placement(target, job_dir, parent, cwd)
-
-    def _outputs_path(self, step: Step, place: Placement, attempt: int) -> str:
-        eng = self.engine
-        if place.target is eng.shared.targets.local:
-            return str(eng.run_dir.step_file("outputs", self.key, step.index, step.key, f".{attempt}"))
-        from workflow_runner.state.rundir import safe_name
-
-        return f"{place.job_dir}/outputs/{safe_name(self.key)}/{step.index + 1:02d}-{safe_name(step.key)}.{attempt}"
-
-    async def _cleanup(self, step: Step, place: Placement, env: dict[str, str], outputs_file: str) -> None:
-        eng = self.engine
-        name = f"{step.name} (cleanup)"
-        log_path = eng.run_dir.step_file("logs", self.key, step.index, step.key, ".cleanup.log")
-        log = StepLog(self, name, str(log_path))
-        t0 = time.monotonic()
-        eng.emit(StepStarted(self.key, name, 0, place.target.name, step.index, cleanup=True))
-        limit = asyncio.timeout(eng.shared.options.cleanup_timeout)
-        try:
-            script = as_text(evaluate(step.cleanup, self.context(env)))
-            cleanup_env = {**env, **self._pw_env(place), "OUTPUTS": outputs_file}
-            command = StepCommand(script=script, env=cleanup_env, cwd=place.cwd, outputs_file=outputs_file + ".cleanup",
-                                  grace=eng.shared.options.grace, hurry=eng.shared.hurry)
-            # Shielded: the cancel that ended the job must not end its cleanup.
-            task = asyncio.ensure_future(_bounded(place.target.run(command, log.line), limit))
-            result = await asyncio.shield(task)
-            status = st.COMPLETED if result.exit_code == 0 else st.FAILED
-            message = None if result.exit_code == 0 else (result.message or _exit_message(result.exit_code))
-            code: int | None = result.exit_code
-        except TimeoutError as exc:
-            why = f"cleanup timed out after {eng.shared.options.cleanup_timeout:g}s" if limit.expired() else f"cleanup failed: {exc!r}"
-            status, message, code = st.FAILED, why, None
-        except WorkflowError as exc:
-            status, message, code = st.FAILED, str(exc), None
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # noqa: BLE001 — a bug must not stop the cleanups after this one
-            status, message, code = st.FAILED, f"internal error in wfrun: {type(exc).__name__}: {exc}", None
-        finally:
-            log.close()
-            self._scrub(place, outputs_file, outputs_file + ".cleanup")
-        if message:
-            log_note = open(log_path, "a", encoding="utf-8")
-            log_note.write(f"[wfrun] {message}\n")
-            log_note.close()
-        eng.emit(StepFinished(self.key, name, status, code, time.monotonic() - t0, str(log_path), message, step.index, cleanup=True))
-
-
-async def _bounded(coro: Any, limit: Any) -> Any:
-    async with limit:
-        return await coro
-
-
-def _duration(value: Any, what: str) -> float | None:
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise WorkflowError(f"{what}: {exc}") from None
-
-
-def _number(value: Any, what: str) -> float:
-    try:
-        return float(value or 0)
-    except (TypeError, ValueError):
-        raise WorkflowError(f"{what} must be a number, got {value!r}") from None
-
-
-def signal_number(value: Any) -> int:
-    """15, 'TERM', 'SIGTERM', 'usr1' → the signal number."""
-    import signal
-
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    name = str(value).strip().upper()
-    if name.isdigit():
-        return int(name)
-    try:
-        return int(signal.Signals[name if name.startswith("SIG") else "SIG" + name])
-    except KeyError:
-        raise WorkflowError(f"termination.signal: unknown signal '{value}'") from None
-
-
-def _exit_message(code: int | None) -> str:
-    if code is None:
-        return "failed"
-    if code < 0:
-        import signal
-
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit code {code}"
-
-
-def _sessions(engine: RunEngine) -> dict[str, str]:
+def _sessions(engine: RunView) -> dict[str, str]:
     return {str(name): str(name) for name in engine.workflow.sessions}

@@ -17,91 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from workflow_runner.engine import status as st
-from workflow_runner.engine.events import JobChanged, Reporter, RunFinished, RunStarted, masked
-from workflow_runner.graph import JobInstance, Plan
+from workflow_runner.engine.events import JobChanged, RunFinished, RunStarted, masked
+from workflow_runner.engine.job import JobRun
+from workflow_runner.engine.runstate import JobResult, Prior, RunOptions, RunOutcome, Shared  # noqa: F401 (launch imports them here)
+from workflow_runner.graph import JobInstance, Plan, make_plan
 from workflow_runner.inputs import ResolvedInputs
-from workflow_runner.masking import mask_text
 from workflow_runner.state.rundir import RunDir
-from workflow_runner.targets.select import Targets
-
-
-@dataclass
-class RunOptions:
-    max_parallel: int = 2
-    grace: float = 10.0
-    cleanup_timeout: float = 300.0
-    user: str = "user"
-    org: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Shared:
-    """What every (sub-)run of one wfrun invocation shares."""
-
-    reporter: Reporter
-    targets: Targets
-    options: RunOptions
-    local_slots: asyncio.Semaphore
-    hurry: asyncio.Event = field(default_factory=asyncio.Event)
-    secrets: list[str] = field(default_factory=list)
-    any_failed: asyncio.Event = field(default_factory=asyncio.Event)
-    pool: Any = None
-    """engine.resources.ResourcePool: CPUs/memory/GPUs of this machine held by local step processes."""
-    services: dict[Any, Any] = field(default_factory=dict)
-    store: Any = None
-    """state.store.RunStore of this run (None in tests that run the engine bare)."""
-    run_number: int | None = None
-    run_token: str = ""
-    """Set in every local step's environment (WFRUN_RUN_TOKEN) so a resume can find leftovers of a killed wfrun."""
-    """Per-run helpers shared by steps, e.g. one batch watcher per (host, scheduler)."""
-    early_cancel: dict[asyncio.Task, Any] = field(default_factory=dict)
-    """Running step tasks that asked for ``early-cancel: any-job-failed``, with their JobRun."""
-    actions: Any = None
-    """The action table (actions.registry.Actions) handed in at start-up: the engine imports no action."""
-
-    def step_failed(self) -> None:
-        """A step failed for good: the run has a failed job; early-cancel steps must stop."""
-        if self.any_failed.is_set():
-            return
-        self.any_failed.set()
-        for job in list(self.early_cancel.values()):
-            job.cancel("early-cancel: a job of the run failed", stop=False)
-
-    def mask(self, text: str) -> str:
-        """``text`` with the run's secrets masked (the list may grow: a called workflow adds its own)."""
-        return mask_text(text, self.secrets)
-
-
-@dataclass
-class Prior:
-    """What a previous session of a resumed run finished (from the run store)."""
-
-    jobs: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
-    steps: dict[tuple[str, int], tuple[str, dict[str, str]]] = field(default_factory=dict)
-    batch: dict[tuple[str, int], Any] = field(default_factory=dict)
-    """(job key, step index) → the newest BatchRow: re-attach instead of resubmitting."""
-
-
-@dataclass
-class JobResult:
-    status: str
-    outputs: dict[str, str] = field(default_factory=dict)
-    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
-    reason: str | None = None
-
-
-@dataclass
-class RunOutcome:
-    status: str
-    exit_code: int
-    jobs: dict[str, JobResult]
-    failures: list[tuple[str, str, str | None, str | None]]
-    outputs: dict[str, str]
-    duration: float
 
 
 class RunEngine:
@@ -165,6 +89,17 @@ class RunEngine:
                 hit.append(job.key)
         return hit
 
+    async def start_nested(self, workflow: Any, inputs: ResolvedInputs, *, prefix: str, dir_name: str,
+                           called_path: Any) -> tuple[RunOutcome, "RunEngine"]:
+        """A called workflow as a nested run sharing this run's targets, slots, cancellation and reporter."""
+        plan = make_plan(workflow, inputs.values, self.shared.secrets)
+        nested = RunEngine(plan, inputs, self.run_dir.child(dir_name), self.shared, parent_run_dir=self.run_dir,
+                           prefix=prefix, run_id=self.run_id, prior=self.prior,
+                           calls=(*self.calls, called_path) if called_path else self.calls)
+        outcome = await nested.run()
+        self.failures.extend(outcome.failures)
+        return outcome, nested
+
     def key(self, instance: JobInstance) -> str:
         return self.prefix + instance.key
 
@@ -176,8 +111,6 @@ class RunEngine:
     # ------------------------------------------------------------ run
 
     async def run(self) -> RunOutcome:
-        from workflow_runner.engine.job import JobRun
-
         if not self.prefix:
             self.emit(
                 RunStarted(self.run_id, str(self.run_dir.root), self.workflow.name, tuple(self.key(i) for i in self.plan.all_instances()))

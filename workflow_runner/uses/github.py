@@ -38,6 +38,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from workflow_runner.errors import UsesError
+from workflow_runner.pinrecord import RECORD, read_pins  # noqa: F401 (read_pins: state.queries and cli import it from here)
 from workflow_runner.state.rundir import wfrun_home
 
 SHA = re.compile(r"^[0-9a-f]{40}$")
@@ -170,10 +171,6 @@ def display(url: str, ref: str) -> str:
     return f"github/{match.group(1)}/{match.group(2)}@{ref}" if match else f"{url}@{ref}"
 
 
-RECORD = "uses.json"
-"""In the run directory: the commit each ref of the run resolved to (``wfrun status``, ``wfrun resume``)."""
-
-
 def record_pins(run_dir: Path | None = None) -> None:
     """Write this process's pins to ``run_dir/uses.json`` (nothing when the run fetched nothing).
 
@@ -188,17 +185,6 @@ def record_pins(run_dir: Path | None = None) -> None:
     tmp = run_dir / f".{RECORD}.tmp"
     tmp.write_text(json.dumps(data, indent=2))
     os.replace(tmp, run_dir / RECORD)
-
-
-def read_pins(run_dir: Path | str | None) -> dict[str, dict]:
-    """What :func:`record_pins` wrote, or {} (older runs, runs that fetched nothing)."""
-    if not run_dir:
-        return {}
-    try:
-        data = json.loads((Path(run_dir) / RECORD).read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 async def _ls_remote(url: str, ref: str, what: str) -> tuple[str, str, str]:

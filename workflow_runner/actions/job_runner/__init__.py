@@ -19,11 +19,11 @@ import asyncio
 import hashlib
 import secrets as _secrets
 import shlex
+from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from workflow_runner import inputs as inputs_mod
-from workflow_runner.actions.builtins import register
 from workflow_runner.actions.job_runner.batch import (
     BACKENDS, RELAUNCH_STATES, SLURM_FAILURE, SLURM_GRACEFUL, BatchWatcher, Final, look_up, run_command,
 )
@@ -33,13 +33,11 @@ from workflow_runner.bundled import job_runner_templates
 from workflow_runner.engine import status as st
 from workflow_runner.engine.context import evaluate, expand_path
 from workflow_runner.engine.durations import parse_duration
+from workflow_runner.engine.stepcall import BatchLedger, StepCall, StepLog, StepOutcome
 from workflow_runner.errors import InputError, TargetError, WorkflowError
 from workflow_runner.state.rundir import safe_name
 from workflow_runner.targets.base import StepCommand, to_the_end
-
-if TYPE_CHECKING:
-    from workflow_runner.engine.job import JobRun, Placement, StepLog, StepOutcome
-    from workflow_runner.model import Step, Workflow
+from workflow_runner.model import Workflow
 
 
 @cache
@@ -61,7 +59,7 @@ def _oneline(text: str) -> str:
     return "".join(" " if ord(c) < 32 or ord(c) == 127 or c in "\u2028\u2029\x85" else c for c in str(text))
 
 
-def resolve_spec(definition: "Workflow", version: str, with_values: dict[str, Any], where: Any) -> JobSpec:
+def resolve_spec(definition: Workflow, version: str, with_values: dict[str, Any], where: Any) -> JobSpec:
     values = {k: v for k, v in with_values.items() if not str(k).startswith("$") and k not in definition.accepts}
     try:
         resolved = inputs_mod.resolve(definition, inputs_mod.Sources([("with", values)]))
@@ -99,37 +97,32 @@ def render_scripts(
     return prepare, submit
 
 
-@register("job_runner.v4")
-async def job_runner_v4(definition: "Workflow", job: "JobRun", step: "Step", place: "Placement", env: dict, with_values: dict, log: "StepLog") -> "StepOutcome":
-    return await _run(definition, "v4.0", job, step, place, env, with_values, log)
+async def job_runner_v4(call: StepCall, with_values: dict, definition: Workflow) -> StepOutcome:
+    return await _run(definition, "v4.0", call, with_values)
 
 
-@register("job_runner.v3")
-async def job_runner_v3(definition: "Workflow", job: "JobRun", step: "Step", place: "Placement", env: dict, with_values: dict, log: "StepLog") -> "StepOutcome":
-    return await _run(definition, "v3.5", job, step, place, env, with_values, log)
+async def job_runner_v3(call: StepCall, with_values: dict, definition: Workflow) -> StepOutcome:
+    return await _run(definition, "v3.5", call, with_values)
 
 
-async def _run(definition: "Workflow", version: str, job: "JobRun", step: "Step", place: "Placement", env: dict, with_values: dict, log: "StepLog") -> "StepOutcome":
-    eng = job.engine
-    where = eng.workflow.locate(step.path + ("with",)) or eng.workflow.locate(step.path)
-    env = {**env, **with_env(with_values.get("env"), where)}
+async def _run(definition: Workflow, version: str, call: StepCall, with_values: dict) -> StepOutcome:
+    step, log, place = call.step, call.log, call.placement
+    where = call.locate("with") or call.locate()
+    env = {**call.env, **with_env(with_values.get("env"), where)}
     spec = resolve_spec(definition, version, with_values, where)
-    target = eng.shared.targets.get(str(spec.resource.get("ip") or ""), None)
-    local = target is eng.shared.targets.local
+    target = call.target(str(spec.resource.get("ip") or ""), None)
+    local = call.is_local(target)
     home = await target.home()
-    if local:
-        job_dir = place.job_dir if place.target is target else str(eng.run_dir.root)
-    else:
-        job_dir = place.job_dir if place.target is target else eng.run_dir.remote_root(home)
+    job_dir = place.job_dir if place.target is target else call.job_dir_on(target, home)
     expand_env = {**env, "PWD": job_dir, "HOME": home, "PW_JOB_DIR": job_dir}
     rundir = expand_path(spec.rundir, expand_env, home)
     if not rundir.startswith("/"):
         rundir = f"{job_dir}/{rundir}"
-    run_id = env.get("PW_JOB_ID", eng.run_id)
+    run_id = env.get("PW_JOB_ID", call.run_id)
     out_file = f"{rundir}/run.{run_id}.out"
-    name = job_name_for(run_id, job.key, step.key, eng.shared.run_token)
+    name = job_name_for(run_id, call.job_key, step.key, call.run_token)
     exit_file = f"{rundir}/wfrun.{name}.exit"
-    term = job.termination(step)
+    term = call.termination()
     signal = None
     if term is not None:
         import signal as signals
@@ -138,22 +131,41 @@ async def _run(definition: "Workflow", version: str, job: "JobRun", step: "Step"
         if spec.mode == "pbs":
             log.note("termination: PBS has no portable pre-walltime signal; only SLURM and direct mode support it")
     prepare, submit = render_scripts(spec, rundir=rundir, out_file=out_file, exit_file=exit_file, job_name=name,
-                                     label=f"{job.key}/{step.name}", signal=signal)
+                                     label=f"{call.job_key}/{step.name}", signal=signal)
     log.note(f"job_runner {version}: {spec.mode} mode on {target.name}, rundir {rundir}")
     outputs = {"rundir": rundir, "mode": spec.mode, "jobid": "", "job_state": "", "exit_code": ""}
     attempt = int(env.get("PW_WORKFLOW_STEP_CURRENT_RETRY", "0") or 0)
     if spec.mode == "ssh":
-        timeout = parse_duration(evaluate(step.timeout, job.context()))
+        timeout = parse_duration(evaluate(step.timeout, call.context()))
         signal_at = (term[0], max(0.0, timeout - term[1])) if term and timeout else None
-        return await _run_direct(job, target, spec, prepare, rundir, out_file, env, outputs, log, signal_at)
-    return await _run_batch(job, step, attempt, name, target, spec, prepare, rundir, out_file, exit_file, outputs, log, local)
+        return await _run_direct(call, target, spec, prepare, rundir, out_file, env, outputs, log, signal_at)
+    sub = Submission(spec, BACKENDS[spec.mode](), target, name, prepare, rundir, out_file, exit_file, outputs, local, attempt)
+    return await _run_batch(call, sub, log)
+
+
+@dataclass
+class Submission:
+    """One batch step's job: what sbatch/qsub gets, where it runs and writes, what the step reports."""
+
+    spec: JobSpec
+    backend: Any
+    target: Any
+    name: str
+    """The unique job name (job_name_for): a restarted wfrun finds the job by it."""
+    prepare: str
+    rundir: str
+    out_file: str
+    exit_file: str
+    outputs: dict
+    local: bool
+    attempt: int
 
 
 PREPARE_GRACE = 30.0
 """Canceled while sbatch/qsub runs: how long it may go on to report the job id it submitted."""
 
 
-async def _prepare(target: Any, prepare: str, rundir: str, log: "StepLog", hurry: asyncio.Event | None = None) -> tuple[int, list[str]]:
+async def _prepare(target: Any, prepare: str, rundir: str, log: StepLog, hurry: asyncio.Event | None = None) -> tuple[int, list[str]]:
     lines: list[str] = []
 
     def collect(line: str) -> None:
@@ -171,17 +183,15 @@ def _jobid_in(lines: list[str]) -> str | None:
 
 
 async def _run_direct(
-    job: "JobRun", target: Any, spec: JobSpec, prepare: str, rundir: str, out_file: str, env: dict, outputs: dict,
-    log: "StepLog", signal_at: tuple[int, float] | None,
-) -> "StepOutcome":
-    from workflow_runner.engine.job import StepOutcome
-
+    call: StepCall, target: Any, spec: JobSpec, prepare: str, rundir: str, out_file: str, env: dict, outputs: dict,
+    log: StepLog, signal_at: tuple[int, float] | None,
+) -> StepOutcome:
     code, _ = await _prepare(target, prepare, rundir, log)
     if code != 0:
         return StepOutcome(st.FAILED, code, outputs, f"job_runner: preparing {rundir} failed (exit code {code})")
     script = f"./run.sh 2>&1 | tee {shlex.quote(out_file)}\ncode=${{PIPESTATUS[0]}}\ntouch job.ended\nexit $code\n"
     command = StepCommand(script=script, env={k: v for k, v in env.items() if k != "OUTPUTS"}, cwd=rundir,
-                          outputs_file="/dev/null", grace=job.engine.shared.options.grace, hurry=job.engine.shared.hurry,
+                          outputs_file="/dev/null", grace=call.grace, hurry=call.hurry,
                           signal_at=signal_at[1] if signal_at else None, signal=signal_at[0] if signal_at else 15)
     try:
         result = await target.run(command, log.line)
@@ -190,30 +200,20 @@ async def _run_direct(
         raise
     import socket
 
-    node = socket.gethostname() if target is job.engine.shared.targets.local else target.name.split("@")[-1].split(":")[0]
+    node = socket.gethostname() if call.is_local(target) else target.name.split("@")[-1].split(":")[0]
     outputs.update(exit_code=str(result.exit_code), job_state="COMPLETED" if result.exit_code == 0 else "FAILED", node=node)
     if result.exit_code == 0:
         return StepOutcome(st.COMPLETED, 0, outputs)
     return StepOutcome(st.FAILED, result.exit_code, outputs, result.message or f"the script exited with code {result.exit_code}")
 
 
-def _service(job: "JobRun", key: tuple, make: Any) -> Any:
-    services = job.engine.shared.services
-    if key not in services:
-        services[key] = make()
-    return services[key]
-
-
 async def _run_batch(
-    job: "JobRun", step: "Step", attempt: int, name: str, target: Any, spec: JobSpec, prepare: str, rundir: str,
-    out_file: str, exit_file: str, outputs: dict, log: "StepLog", local: bool,
-) -> "StepOutcome":
-    backend = BACKENDS[spec.mode]()
-    eng = job.engine
-    prior = eng.prior.batch.pop((job.key, step.index), None) if eng.prior else None
+    call: StepCall, sub: Submission, log: StepLog,
+) -> StepOutcome:
+    spec, outputs = sub.spec, sub.outputs
+    prior = call.prior_batch()
     for launch in range(spec.relaunches + 1):
-        final, jobid, outcome = await _submit_and_watch(job, step, attempt, name, target, spec, backend, prepare, rundir,
-                                                        out_file, exit_file, outputs, log, local, prior)
+        final, jobid, outcome = await _submit_and_watch(call, sub, log, prior)
         prior = None
         if outcome is not None:
             return outcome
@@ -225,29 +225,25 @@ async def _run_batch(
 
 
 async def _submit_and_watch(
-    job: "JobRun", step: "Step", attempt: int, name: str, target: Any, spec: JobSpec, backend: Any, prepare: str,
-    rundir: str, out_file: str, exit_file: str, outputs: dict, log: "StepLog", local: bool, prior: Any,
-) -> tuple[Final | None, str, "StepOutcome | None"]:
+    call: StepCall, sub: Submission, log: StepLog, prior: Any,
+) -> tuple[Final | None, str, StepOutcome | None]:
     """Submit (or re-attach to) one batch job and wait for its end: (final, job id, failure before it ran)."""
-    from workflow_runner.engine.job import StepOutcome
-
-    eng = job.engine
-    store, run = eng.shared.store, eng.shared.run_number
+    spec, backend, target, name, rundir, outputs = sub.spec, sub.backend, sub.target, sub.name, sub.rundir, sub.outputs
+    store = call.batch
     jobid = await _reattach(prior, target, backend, log) if prior is not None else None
     batch_id = prior.id if prior is not None else None
-    watcher = _service(job, ("batch", target.name, spec.mode),
+    watcher = call.service(("batch", target.name, spec.mode),
                        lambda: BatchWatcher(target, backend, "/", spec.poll_interval, log.note))
     if jobid is None:
         if store is not None:  # write-ahead: the intent is durable before sbatch/qsub runs
-            batch_id = store.batch_intent(run, job=job.key, step_index=step.index, attempt=attempt, host=target.name,
-                                          scheduler=spec.mode, job_name=name, rundir=rundir)
-        submitting = asyncio.ensure_future(_prepare(target, prepare, rundir, log, eng.shared.hurry))
+            batch_id = store.batch_intent(attempt=sub.attempt, host=target.name, scheduler=spec.mode, job_name=name, rundir=rundir)
+        submitting = asyncio.ensure_future(_prepare(target, sub.prepare, rundir, log, call.hurry))
         try:
             # Shielded: killing the prepare command mid-sbatch could leave a job in the queue
             # that nobody knows of. On cancel it gets a bounded time to finish instead.
             code, lines = await asyncio.shield(submitting)
         except asyncio.CancelledError:
-            await to_the_end(_cancel_submit(submitting, watcher, target, backend, name, rundir, log, eng.shared.hurry,
+            await to_the_end(_cancel_submit(submitting, watcher, target, backend, name, rundir, log, call.hurry,
                                              store, batch_id))
             raise
         jobid = _jobid_in(lines)
@@ -261,18 +257,18 @@ async def _submit_and_watch(
             store.batch_submitted(batch_id, jobid.split(".")[0])
     short_id = jobid.split(".")[0]
     outputs["jobid"] = short_id
-    job.outputs["jobid"] = short_id  # visible to needs.<self> while the job runs
+    call.set_output("jobid", short_id)  # visible to needs.<self> while the job runs
     if prior is None:
         log.line(f"{spec.mode.upper()} job submitted: {short_id}")
-    streamer = _service(job, ("stream", target.name), lambda: Streamer(target, local, "/"))
-    followed = streamer.follow(out_file, log.line)
+    streamer = call.service(("stream", target.name), lambda: Streamer(target, sub.local, "/"))
+    followed = streamer.follow(sub.out_file, log.line)
 
     def on_change(text: str) -> None:
         log.line(f"wfrun: {text}")
         if store is not None and batch_id is not None:
             store.batch_state(batch_id, text.rsplit(": ", 1)[-1].split()[0])
 
-    future = watcher.watch(short_id, exit_file, "--array" in spec.slurm, spec.poll_interval, on_change=on_change)
+    future = watcher.watch(short_id, sub.exit_file, "--array" in spec.slurm, spec.poll_interval, on_change=on_change)
     try:
         final: Final = await asyncio.shield(future)
     except asyncio.CancelledError:
@@ -289,7 +285,7 @@ async def _submit_and_watch(
     return final, short_id, None
 
 
-async def _reattach(prior: Any, target: Any, backend: Any, log: "StepLog") -> str | None:
+async def _reattach(prior: Any, target: Any, backend: Any, log: StepLog) -> str | None:
     """The batch job a killed wfrun submitted for this step, if it exists: watch it instead of resubmitting."""
     if prior.jobid:
         log.line(f"wfrun: re-attaching to batch job {prior.jobid} submitted before the resume")
@@ -315,9 +311,7 @@ def _crash_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _outcome(spec: JobSpec, jobid: str, final: Final, outputs: dict) -> "StepOutcome":
-    from workflow_runner.engine.job import StepOutcome
-
+def _outcome(spec: JobSpec, jobid: str, final: Final, outputs: dict) -> StepOutcome:
     outputs.update(job_state=final.state, exit_code="" if final.exit_code is None else str(final.exit_code), node=final.node)
     what = f"batch job {jobid}"
     if final.tasks:
@@ -347,7 +341,7 @@ def _task_key(task: str) -> tuple:
 
 async def _cancel_submit(
     submitting: asyncio.Task, watcher: BatchWatcher, target: Any, backend: Any, name: str, rundir: str,
-    log: "StepLog", hurry: asyncio.Event | None, store: Any, batch_id: int | None,
+    log: StepLog, hurry: asyncio.Event | None, store: BatchLedger | None, batch_id: int | None,
 ) -> None:
     """Canceled while sbatch/qsub may be running: cancel whatever it submitted.
 
@@ -393,7 +387,7 @@ async def _cancel_submit(
         store.batch_finished(batch_id, "CANCELLED", None)
 
 
-async def _cancel_batch(watcher: BatchWatcher, jobid: str, target: Any, rundir: str, log: "StepLog") -> bool:
+async def _cancel_batch(watcher: BatchWatcher, jobid: str, target: Any, rundir: str, log: StepLog) -> bool:
     """Cancel the job, then the v4.0 clean-up handler; whether the scheduler took the cancel."""
     log.note(f"canceling batch job {jobid}")
     try:
@@ -405,7 +399,7 @@ async def _cancel_batch(watcher: BatchWatcher, jobid: str, target: Any, rundir: 
     return canceled
 
 
-async def _after_cancel(target: Any, rundir: str, log: "StepLog") -> None:
+async def _after_cancel(target: Any, rundir: str, log: StepLog) -> None:
     """v4.0 cleanup handler: the user's cancel.sh, then the marker files go."""
     script = (
         "if [ -f cancel.sh ]; then echo \"$(date) Running cancel.sh\"; export PATH=\"$PATH:$HOME/pw\"; bash cancel.sh || true; fi\n"
