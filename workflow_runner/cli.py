@@ -103,11 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     ac.add_argument("show", nargs="?", choices=("show",), help=argparse.SUPPRESS)
     ac.add_argument("name", nargs="?", metavar="SLUG/VERSION")
 
+    from workflow_runner import commands
     from workflow_runner.commands import rerun as rerun_command
-    from workflow_runner.commands import runs as runs_commands
     from workflow_runner.serve import command as serve_command
 
-    runs_commands.add_parsers(sub)
+    commands.add_parsers(sub)
     rerun_command.add_parser(sub, _run_options)
     serve_command.add_parser(sub)
     return parser
@@ -173,9 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             checked_home(writable=args.command in HOME_WRITTEN)
         if args.command in ("runs", "status", "logs", "cancel"):
-            from workflow_runner.commands import runs as runs_commands
+            from workflow_runner import commands
 
-            return runs_commands.main(args)
+            return commands.main(args)
         if args.command == "serve":
             from workflow_runner.serve import command as serve_command
 
@@ -423,10 +423,12 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from workflow_runner import inputpath, launch
     from workflow_runner import inputs as im
     from workflow_runner.commands.rerun import failed_only, is_rerun
-    from workflow_runner.commands.runs import resolve_run
+    from workflow_runner.commands.lookup import resolve_run
     from workflow_runner.errors import InputError, Location
+    from workflow_runner.state.process import kill_leftovers, run_token
     from workflow_runner.state.rundir import RunDir
     from workflow_runner.state.store import RunStore
+    from workflow_runner.targets import sshopts
     from workflow_runner.userconfig import load_user_config
 
     user = load_user_config()
@@ -453,9 +455,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
             raise InputError(f"run {row.id} used password input(s) {names}, which are never stored; give them again "
                              f"with --set {missing[0]}=... or --inputs FILE", location=Location(f"wfrun resume {row.id}"))
         resolved = im.resolve(wf, im.Sources(layers), clusters=user.clusters, named=user.named, unknown_is_error=True)
-        opts = launch.remembered(_launch_options(args, user), args, row.ssh, user.ssh)
+        opts = sshopts.remembered(_launch_options(args, user), args, row.ssh, user.ssh)
         plan, pool = launch.prepare(wf, resolved, opts, user.org)
-        killed = launch.kill_leftovers(launch.run_token(store.path, row.id))
+        killed = kill_leftovers(run_token(store.path, row.id))
         if killed:
             print(f"wfrun: stopped {plural(killed, 'leftover local step process group')} of the interrupted run",
                   file=sys.stderr)

@@ -115,7 +115,7 @@ jobs:
 
 
 def test_ssh_options_precedence_command_line_then_run_then_user_config():
-    from workflow_runner.launch import ssh_options
+    from workflow_runner.targets.sshopts import ssh_options
 
     config = {"known_hosts": "~/cfg_known", "identity_files": ["~/cfg_key"]}
     stored = {"known_hosts": "/run/known", "identities": ["/run/key"], "insecure_no_host_key_check": False}
