@@ -44,6 +44,52 @@ class LaunchOptions:
     gpus: int | None = None
 
 
+def options_from(args: Any, user: Any) -> LaunchOptions:
+    """The launch options of ``wfrun run``/``resume``/``rerun``: the command line's, SSH ones else the user config's."""
+    def expand(path: Any) -> Any:
+        return os.path.expanduser(path) if isinstance(path, str) else path
+
+    ssh_conf = user.ssh
+    return LaunchOptions(
+        max_parallel=args.max_parallel, grace=args.grace, quiet=args.quiet, json=args.json, no_live=args.no_live,
+        known_hosts=args.known_hosts or expand(ssh_conf.get("known_hosts")),
+        identities=[expand(p) for p in (args.identity or ssh_conf.get("identity_files") or [])],
+        insecure_no_host_key_check=args.insecure_no_host_key_check, cpus=args.cpus, memory=args.memory, gpus=args.gpus,
+    )
+
+
+def checked(path: str) -> Any:
+    """The workflow at ``path``, validated: warnings printed, errors raised (one, or an ErrorGroup)."""
+    from workflow_runner.errors import ErrorGroup
+    from workflow_runner.validate import check
+
+    wf, report = check(path)
+    for warning in report.warnings:
+        print(f"wfrun: warning: {warning}", file=sys.stderr)
+    if report.errors:
+        raise ErrorGroup(report.errors) if len(report.errors) > 1 else report.errors[0]
+    return wf
+
+
+def fetched(args: Any, path: str, run_dir: Path | None = None) -> Any:
+    """The checked workflow, after its github/… refs are pinned (fetched unless cached or ``--offline``).
+
+    Fetching comes first so that ``with:`` is checked against the fetched files;
+    ``run_dir`` holds an earlier process's pins (a detached run, a resumed one).
+    """
+    from workflow_runner.actions.prefetch import prefetch
+    from workflow_runner.uses import github
+    from workflow_runner.validate import load_workflow
+
+    github.set_offline(args.offline)
+    if run_dir is not None:
+        github.remember(github.read_pins(run_dir))
+    asyncio.run(prefetch(load_workflow(path)))
+    if run_dir is not None:
+        github.record_pins(run_dir)  # and pins made later in the run (checkout) go there too
+    return checked(path)
+
+
 def resource_pool(opts: LaunchOptions) -> Any:
     from workflow_runner.engine.resources import Request, ResourcePool, detect, parse_memory
 
