@@ -1,44 +1,12 @@
-"""The background process of ``wfrun run --detach``: its arguments arrive on stdin, not on its command line.
+"""The background process of ``wfrun run --detach``: ``python -m workflow_runner.detached RUN``.
 
-Any user of the machine can read a process's command line (``ps``, ``/proc/PID/cmdline``)
-for as long as it runs, and a detached run may run for days. So the parent starts
-``python -m workflow_runner.detached RUN`` — the run number is all ``ps`` shows —
-and writes the real argument list (``--set pw=…`` included) as JSON to the
-child's stdin, which the child then points at ``/dev/null`` like before.
+Its arguments arrive on stdin, not on its command line (see :mod:`workflow_runner.handoff`):
+any user can read a process's command line for as long as it runs.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-
-
-def read_argv() -> list[str]:
-    """The argument list the parent wrote on stdin; stdin is ``/dev/null`` afterwards.
-
-    When the parent read ``--inputs -`` (``wfrun serve`` starts runs that way),
-    that text comes along and is what ``--inputs -`` reads here.
-    """
-    data = sys.stdin.buffer.read()
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.close(null)
-    message = json.loads(data.decode("utf-8", "surrogateescape")) if data else None
-    argv = message.get("argv") if isinstance(message, dict) else None
-    if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
-        raise SystemExit("wfrun: the detached run's arguments are missing on stdin (start it with wfrun run --detach)")
-    if isinstance(message.get("stdin"), str):
-        from workflow_runner.inputs import provide_stdin
-
-        provide_stdin(message["stdin"])
-    return argv
-
-
-def handoff(argv: list[str], stdin: str | None = None) -> bytes:
-    """What :func:`read_argv` reads: ``argv`` (and ``stdin``) as JSON (lone surrogates from undecodable arguments survive)."""
-    return json.dumps({"argv": argv, "stdin": stdin}).encode("utf-8", "surrogateescape")
-
+from workflow_runner.handoff import handoff, read_argv  # noqa: F401 (the names this entry point always had)
 
 if __name__ == "__main__":
     from workflow_runner.cli import main

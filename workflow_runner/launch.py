@@ -169,7 +169,7 @@ def detach(argv: list[str], store: Any, run: int, run_dir: Path, stdin_data: str
     The arguments (``--set pw=…`` among them), and what this process read for ``--inputs -``
     (``stdin_data``), go to the child on a pipe: its command line shows only the run number.
     """
-    from workflow_runner.detached import handoff
+    from workflow_runner.handoff import handoff
 
     log = open(run_dir / "wfrun.out", "ab")
     child = subprocess.Popen([sys.executable, "-m", "workflow_runner.detached", str(run)],
