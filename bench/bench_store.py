@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from workflow_runner.engine.events import JobChanged, RunFinished, RunStarted, StepFinished, StepOutput, StepStarted
+from workflow_runner.engine.record import StoreRecorder
 from workflow_runner.state.store import RunStore
 
 
@@ -44,7 +45,7 @@ def time_store(n: int, tmp: Path) -> float:
     run = store.new_run(workflow="bench", file="bench.yaml", argv=[], inputs_masked={}, secret_paths=[])
     t0 = time.perf_counter()
     store.run_started(run)
-    rec = store.recorder(run)
+    rec = StoreRecorder(store, run)
     for e in stream:
         rec.emit(e)
     elapsed = time.perf_counter() - t0
@@ -82,7 +83,7 @@ def spread(n: int, seconds: float, tmp: Path, record: bool) -> float:
             run = store.new_run(workflow="bench", file="bench.yaml", argv=[], inputs_masked={}, secret_paths=[])
             store.set_run_dir(run, str(tmp))
             store.run_started(run)
-            emit = store.recorder(run).emit
+            emit = StoreRecorder(store, run).emit
         else:
             emit = lambda e: None  # noqa: E731
         emit(stream[0])

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+import helpers
+from helpers import Result
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -52,33 +52,12 @@ def pytest_runtest_setup(item):
         pytest.fail(f"CI is set: {reason}", pytrace=False)
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-    home: Path
-
-    def run_json(self) -> dict:
-        """The run.json of the newest run under this home."""
-        runs = sorted(self.home.glob("jobs/*/*/run.json"), key=lambda p: p.stat().st_mtime)
-        return json.loads(runs[-1].read_text())
-
-    def job(self, name: str) -> dict:
-        return self.run_json()["jobs"][name]
-
-
 @pytest.fixture
 def wfrun(tmp_path):
     home = tmp_path / "wfrun-home"
 
     def run(*args: str, timeout: float = 120, env: dict | None = None, cwd: Path | None = None) -> Result:
-        full_env = {**os.environ, "WFRUN_HOME": str(home), "WFRUN_CONFIG": str(tmp_path / "no-config.yaml"), **(env or {})}
-        proc = subprocess.run(
-            [sys.executable, "-m", "workflow_runner", *map(str, args)],
-            capture_output=True, text=True, timeout=timeout, env=full_env, cwd=cwd or tmp_path,
-        )
-        return Result(proc.returncode, proc.stdout, proc.stderr, home)
+        return helpers.wfrun(home, *args, timeout=timeout, env=env, cwd=cwd or tmp_path)
 
     run.home = home
     return run

@@ -13,7 +13,6 @@ import json
 import os
 import sqlite3
 import sys
-from pathlib import Path
 from typing import Any, Sequence
 
 from workflow_runner import __version__
@@ -103,11 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     ac.add_argument("show", nargs="?", choices=("show",), help=argparse.SUPPRESS)
     ac.add_argument("name", nargs="?", metavar="SLUG/VERSION")
 
+    from workflow_runner import commands
     from workflow_runner.commands import rerun as rerun_command
-    from workflow_runner.commands import runs as runs_commands
     from workflow_runner.serve import command as serve_command
 
-    runs_commands.add_parsers(sub)
+    commands.add_parsers(sub)
     rerun_command.add_parser(sub, _run_options)
     serve_command.add_parser(sub)
     return parser
@@ -173,9 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             checked_home(writable=args.command in HOME_WRITTEN)
         if args.command in ("runs", "status", "logs", "cancel"):
-            from workflow_runner.commands import runs as runs_commands
+            from workflow_runner import commands
 
-            return runs_commands.main(args)
+            return commands.main(args)
         if args.command == "serve":
             from workflow_runner.serve import command as serve_command
 
@@ -263,24 +262,6 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fetched(args: argparse.Namespace, path: str, run_dir: Path | None = None) -> Any:
-    """The checked workflow, after its github/… refs are pinned (fetched unless cached or --offline).
-
-    Fetching comes first so that ``with:`` is checked against the fetched files;
-    ``run_dir`` holds an earlier process's pins (a detached run, a resumed one).
-    """
-    from workflow_runner.uses import github
-    from workflow_runner.actions.prefetch import prefetch
-
-    github.set_offline(args.offline)
-    if run_dir is not None:
-        github.remember(github.read_pins(run_dir))
-    asyncio.run(prefetch(_load(path)))
-    if run_dir is not None:
-        github.record_pins(run_dir)  # and pins made later in the run (checkout) go there too
-    return _checked(path)
-
-
 def cmd_inputs(args: argparse.Namespace) -> int:
     from workflow_runner.userconfig import load_user_config
 
@@ -295,44 +276,16 @@ def cmd_inputs(args: argparse.Namespace) -> int:
 
 
 def cmd_graph(args: argparse.Namespace) -> int:
-    from workflow_runner.graph import to_networkx, topological_order
+    from workflow_runner.graph import export
 
-    wf = _load(args.workflow)
-    if args.format == "text":
-        for name in topological_order(wf.jobs) or []:
-            job = wf.jobs[name]
-            matrix = " [matrix]" if job.strategy else ""
-            needs = f"  <- {', '.join(job.needs)}" if job.needs else ""
-            print(f"{name}{matrix}{needs}")
-        return 0
-    graph = to_networkx(wf)
-    if args.format == "mermaid":
-        ids: dict[str, str] = {}
-        for node in graph.nodes:  # 'a-b' and 'a_b' are different jobs: keep their ids apart
-            base = ident = _mermaid_id(node)
-            n = 1
-            while ident in ids.values():
-                n += 1
-                ident = f"{base}_{n}"
-            ids[node] = ident
-        print("graph TD")
-        for node in graph.nodes:
-            print(f'  {ids[node]}["{node}"]')
-        for a, b in graph.edges:
-            print(f"  {ids[a]} --> {ids[b]}")
-    else:
-        print("digraph workflow {")
-        print("  rankdir=LR;")
-        for node in graph.nodes:
-            print(f"  {json.dumps(node)};")
-        for a, b in graph.edges:
-            print(f"  {json.dumps(a)} -> {json.dumps(b)};")
-        print("}")
+    sys.stdout.write(export(_load(args.workflow), args.format))
     return 0
 
 
-def _mermaid_id(name: str) -> str:
-    return "j_" + "".join(c if c.isalnum() else "_" for c in name)
+def cmd_resume(args: argparse.Namespace) -> int:
+    from workflow_runner.resume import resume
+
+    return resume(args)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -358,29 +311,6 @@ def cmd_actions(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- run
 
 
-def _launch_options(args: argparse.Namespace, user: Any) -> Any:
-    from workflow_runner.launch import LaunchOptions
-
-    ssh_conf = user.ssh
-    return LaunchOptions(
-        max_parallel=args.max_parallel, grace=args.grace, quiet=args.quiet, json=args.json, no_live=args.no_live,
-        known_hosts=args.known_hosts or _expand(ssh_conf.get("known_hosts")),
-        identities=[_expand(p) for p in (args.identity or ssh_conf.get("identity_files") or [])],
-        insecure_no_host_key_check=args.insecure_no_host_key_check, cpus=args.cpus, memory=args.memory, gpus=args.gpus,
-    )
-
-
-def _checked(path: str) -> Any:
-    from workflow_runner.validate import check
-
-    wf, report = check(path)
-    for warning in report.warnings:
-        print(f"wfrun: warning: {warning}", file=sys.stderr)
-    if report.errors:
-        raise ErrorGroup(report.errors) if len(report.errors) > 1 else report.errors[0]
-    return wf
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     from workflow_runner import inputs as im
     from workflow_runner import launch
@@ -392,11 +322,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     user = load_user_config()
     attached = RunDir.numbered(_load(args.workflow).name, args.attach_run).root if args.attach_run else None
-    wf = _fetched(args, args.workflow, attached)
+    wf = launch.fetched(args, args.workflow, attached)
     resolved = _resolve_inputs(wf, args, user)
     for warning in resolved.warnings:
         print(f"wfrun: warning: {warning}", file=sys.stderr)
-    opts = _launch_options(args, user)
+    opts = launch.options_from(args, user)
     plan, pool = launch.prepare(wf, resolved, opts, user.org)
     store = RunStore()
     try:
@@ -417,65 +347,3 @@ def cmd_run(args: argparse.Namespace) -> int:
                                           run_dir=run_dir, org=user.org))
     finally:
         store.close()
-
-
-def cmd_resume(args: argparse.Namespace) -> int:
-    from workflow_runner import inputpath, launch
-    from workflow_runner import inputs as im
-    from workflow_runner.commands.rerun import failed_only, is_rerun
-    from workflow_runner.commands.runs import resolve_run
-    from workflow_runner.errors import InputError, Location
-    from workflow_runner.state.rundir import RunDir
-    from workflow_runner.state.store import RunStore
-    from workflow_runner.userconfig import load_user_config
-
-    user = load_user_config()
-    store = RunStore()
-    try:
-        row = resolve_run(store, args.run)
-        row = store.refresh_liveness(row.id) or row
-        if row.status in ("created", "running"):
-            raise WorkflowError(f"run {row.id} is still running (pid {row.pid} on {row.hostname}); cancel it first")
-        if row.status == "completed":
-            print(f"run {row.id} already completed; nothing to {'re-run' if is_rerun(args) else 'resume'}")
-            return 0
-        wf = _fetched(args, row.file, Path(row.run_dir) if row.run_dir else None)
-        stored = inputpath.without(row.inputs or {}, row.secret_paths or [])
-        layers = [(f"run {row.id}'s inputs", stored)]
-        if args.inputs:
-            layers.append((args.inputs, im.load_values_file(args.inputs)))
-        if args.sets:
-            layers.append(("--set", im.parse_set(args.sets)))
-        given = im.Sources(layers).merged()
-        missing = [p for p in row.secret_paths or [] if inputpath.get(given, p) is None]
-        if missing:
-            names = ", ".join(missing)
-            raise InputError(f"run {row.id} used password input(s) {names}, which are never stored; give them again "
-                             f"with --set {missing[0]}=... or --inputs FILE", location=Location(f"wfrun resume {row.id}"))
-        resolved = im.resolve(wf, im.Sources(layers), clusters=user.clusters, named=user.named, unknown_is_error=True)
-        opts = launch.remembered(_launch_options(args, user), args, row.ssh, user.ssh)
-        plan, pool = launch.prepare(wf, resolved, opts, user.org)
-        killed = launch.kill_leftovers(launch.run_token(store.path, row.id))
-        if killed:
-            print(f"wfrun: stopped {plural(killed, 'leftover local step process group')} of the interrupted run",
-                  file=sys.stderr)
-        store.set_owner(row.id)
-        prior = launch.load_prior(store, row.id)
-        if is_rerun(args):
-            prior = failed_only(prior)
-        run_dir = RunDir(Path(row.run_dir), row.id, wf.name) if row.run_dir else RunDir.numbered(wf.name, row.id)
-        finished = sum(1 for s, _ in prior.jobs.values() if s in ("completed", "skipped"))
-        if is_rerun(args):
-            print(f"wfrun: re-running run {row.id}: {plural(finished, 'completed job')} carry over, the others run again",
-                  file=sys.stderr)
-        else:
-            print(f"wfrun: resuming run {row.id}: {plural(finished, 'job')} finished before, "
-                  f"{plural(len(prior.batch), 'batch job')} to re-attach", file=sys.stderr)
-        return asyncio.run(launch.execute(wf, resolved, opts, plan=plan, pool=pool, store=store, run=row.id,
-                                          run_dir=run_dir, org=user.org, prior=prior))
-    finally:
-        store.close()
-
-
-def _expand(path: Any) -> Any:
-    return os.path.expanduser(path) if isinstance(path, str) else path

@@ -79,6 +79,41 @@ def to_networkx(workflow: Workflow) -> Any:
     return graph
 
 
+def export(workflow: Workflow, fmt: str) -> str:
+    """``wfrun graph``: the jobs as ``text`` (topological order, needs), ``mermaid`` or ``dot`` (anything else)."""
+    lines: list[str] = []
+    if fmt == "text":
+        for name in topological_order(workflow.jobs) or []:
+            job = workflow.jobs[name]
+            matrix = " [matrix]" if job.strategy else ""
+            needs = f"  <- {', '.join(job.needs)}" if job.needs else ""
+            lines.append(f"{name}{matrix}{needs}")
+        return "".join(line + "\n" for line in lines)
+    graph = to_networkx(workflow)
+    if fmt == "mermaid":
+        ids: dict[str, str] = {}
+        for node in graph.nodes:  # 'a-b' and 'a_b' are different jobs: keep their ids apart
+            base = ident = _mermaid_id(node)
+            n = 1
+            while ident in ids.values():
+                n += 1
+                ident = f"{base}_{n}"
+            ids[node] = ident
+        lines.append("graph TD")
+        lines += [f'  {ids[node]}["{node}"]' for node in graph.nodes]
+        lines += [f"  {ids[a]} --> {ids[b]}" for a, b in graph.edges]
+    else:
+        lines += ["digraph workflow {", "  rankdir=LR;"]
+        lines += [f"  {json.dumps(node)};" for node in graph.nodes]
+        lines += [f"  {json.dumps(a)} -> {json.dumps(b)};" for a, b in graph.edges]
+        lines.append("}")
+    return "".join(line + "\n" for line in lines)
+
+
+def _mermaid_id(name: str) -> str:
+    return "j_" + "".join(c if c.isalnum() else "_" for c in name)
+
+
 def find_cycle(workflow: Workflow) -> list[str] | None:
     if topological_order(workflow.jobs) is not None:
         return None

@@ -1,8 +1,13 @@
-"""How ``wfrun run --detach`` hands its arguments to the background process (workflow_runner.detached):
-as JSON on the child's stdin, never on its command line (anyone can read a command line with ``ps``).
+"""How ``wfrun run --detach`` hands its arguments to the background process: on stdin, not on its command line.
 
-Split from detached.py, which is only the child's entry point (it imports the CLI): ``launch``
-imports this module, so the CLI → launch → … chain has no way back to the CLI.
+Any user of the machine can read a process's command line (``ps``, ``/proc/PID/cmdline``)
+for as long as it runs, and a detached run may run for days. So the parent starts
+``python -m workflow_runner.detached RUN`` — the run number is all ``ps`` shows —
+and writes the real argument list (``--set pw=…`` included) as JSON to the
+child's stdin, which the child then points at ``/dev/null`` like before.
+
+The child's entry point is :mod:`workflow_runner.detached` (it imports ``cli``); this module
+imports nothing of wfrun's upper layers, so ``launch`` can use it without an import cycle.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import hashlib
 import os
 import signal
 import sqlite3
@@ -26,6 +25,8 @@ from typing import Any
 
 from workflow_runner.engine import status as st
 from workflow_runner.errors import WorkflowError, raise_all
+from workflow_runner.state.process import kill_leftovers, run_token
+from workflow_runner.targets.sshopts import ssh_record
 
 
 @dataclass
@@ -43,42 +44,50 @@ class LaunchOptions:
     gpus: int | None = None
 
 
-def ssh_record(opts: LaunchOptions) -> dict[str, Any]:
-    """The SSH options of a run as stored with it: absolute paths (no secrets), so resume/cancel work from anywhere."""
-    def absolute(path: str) -> str:
-        return os.path.abspath(os.path.expanduser(path))
-
-    return {"known_hosts": absolute(opts.known_hosts) if opts.known_hosts else None,
-            "identities": [absolute(p) for p in opts.identities],
-            "insecure_no_host_key_check": bool(opts.insecure_no_host_key_check)}
-
-
-def ssh_options(given: dict[str, Any], stored: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """SSH options for a session of an existing run: the command line's, else the run's, else the user config's.
-
-    ``given``/``stored`` use :func:`ssh_record`'s keys; ``config`` is the user config's ``ssh:``
-    (``known_hosts``, ``identity_files``). Each option falls back on its own.
-    """
+def options_from(args: Any, user: Any) -> LaunchOptions:
+    """The launch options of ``wfrun run``/``resume``/``rerun``: the command line's, SSH ones else the user config's."""
     def expand(path: Any) -> Any:
         return os.path.expanduser(path) if isinstance(path, str) else path
 
-    return {
-        "known_hosts": given.get("known_hosts") or stored.get("known_hosts") or expand(config.get("known_hosts")),
-        "identities": list(given.get("identities") or stored.get("identities")
-                           or [expand(p) for p in config.get("identity_files") or []]),
-        "insecure_no_host_key_check": bool(given.get("insecure_no_host_key_check") or stored.get("insecure_no_host_key_check")),
-    }
+    ssh_conf = user.ssh
+    return LaunchOptions(
+        max_parallel=args.max_parallel, grace=args.grace, quiet=args.quiet, json=args.json, no_live=args.no_live,
+        known_hosts=args.known_hosts or expand(ssh_conf.get("known_hosts")),
+        identities=[expand(p) for p in (args.identity or ssh_conf.get("identity_files") or [])],
+        insecure_no_host_key_check=args.insecure_no_host_key_check, cpus=args.cpus, memory=args.memory, gpus=args.gpus,
+    )
 
 
-def remembered(opts: LaunchOptions, args: Any, stored: dict[str, Any], config: dict[str, Any]) -> LaunchOptions:
-    """``opts`` of ``wfrun resume`` with the run's stored SSH options where the command line gives none."""
-    given = {"known_hosts": getattr(args, "known_hosts", None), "identities": getattr(args, "identity", None) or [],
-             "insecure_no_host_key_check": getattr(args, "insecure_no_host_key_check", False)}
-    chosen = ssh_options(given, stored or {}, config or {})
-    opts.known_hosts = chosen["known_hosts"]
-    opts.identities = chosen["identities"]
-    opts.insecure_no_host_key_check = chosen["insecure_no_host_key_check"]
-    return opts
+def checked(path: str) -> Any:
+    """The workflow at ``path``, validated: warnings printed, errors raised (one, or an ErrorGroup)."""
+    from workflow_runner.errors import ErrorGroup
+    from workflow_runner.validate import check
+
+    wf, report = check(path)
+    for warning in report.warnings:
+        print(f"wfrun: warning: {warning}", file=sys.stderr)
+    if report.errors:
+        raise ErrorGroup(report.errors) if len(report.errors) > 1 else report.errors[0]
+    return wf
+
+
+def fetched(args: Any, path: str, run_dir: Path | None = None) -> Any:
+    """The checked workflow, after its github/… refs are pinned (fetched unless cached or ``--offline``).
+
+    Fetching comes first so that ``with:`` is checked against the fetched files;
+    ``run_dir`` holds an earlier process's pins (a detached run, a resumed one).
+    """
+    from workflow_runner.actions.prefetch import prefetch
+    from workflow_runner.uses import github
+    from workflow_runner.validate import load_workflow
+
+    github.set_offline(args.offline)
+    if run_dir is not None:
+        github.remember(github.read_pins(run_dir))
+    asyncio.run(prefetch(load_workflow(path)))
+    if run_dir is not None:
+        github.record_pins(run_dir)  # and pins made later in the run (checkout) go there too
+    return checked(path)
 
 
 def resource_pool(opts: LaunchOptions) -> Any:
@@ -111,31 +120,6 @@ def check_resources(plan: Any, inputs: dict, pool: Any) -> list[WorkflowError]:
         except WorkflowError as exc:
             errors.append(WorkflowError(exc.message, location=where))
     return errors
-
-
-def run_token(store_path: Path, run: int) -> str:
-    return hashlib.sha1(f"{store_path.resolve()}#{run}".encode()).hexdigest()[:16]
-
-
-def kill_leftovers(token: str) -> int:
-    """SIGKILL the process groups of local steps a killed wfrun left running (same user, this host)."""
-    killed = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if f"WFRUN_RUN_TOKEN={token}".encode() in environ.split(b"\0"):
-            try:
-                pgid = os.getpgid(int(entry.name))
-                if pgid not in killed and pgid != os.getpgid(0):
-                    os.killpg(pgid, signal.SIGKILL)
-                    killed.add(pgid)
-            except (ProcessLookupError, PermissionError):
-                continue
-    return len(killed)
 
 
 def stop_leftovers(token: str) -> int:
@@ -173,7 +157,7 @@ def prepare(wf: Any, resolved: Any, opts: LaunchOptions, org: dict | None = None
 
 
 def new_run(store: Any, wf: Any, resolved: Any, argv: list[str]) -> int:
-    from workflow_runner.state.store import secret_paths_of
+    from workflow_runner.state.secrets import secret_paths_of
 
     return store.new_run(workflow=wf.name, file=str(wf.path), argv=argv, inputs_masked=resolved.masked(),
                          secret_paths=secret_paths_of(resolved.values, resolved.secrets), secrets=resolved.secrets)
@@ -185,7 +169,7 @@ def detach(argv: list[str], store: Any, run: int, run_dir: Path, stdin_data: str
     The arguments (``--set pw=…`` among them), and what this process read for ``--inputs -``
     (``stdin_data``), go to the child on a pipe: its command line shows only the run number.
     """
-    from workflow_runner.detached import handoff
+    from workflow_runner.handoff import handoff
 
     log = open(run_dir / "wfrun.out", "ab")
     child = subprocess.Popen([sys.executable, "-m", "workflow_runner.detached", str(run)],
@@ -206,11 +190,12 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
     from workflow_runner.engine.context import evaluate
     from workflow_runner.engine.durations import parse_duration
     from workflow_runner.actions.registry import default_actions
+    from workflow_runner.engine.record import StoreRecorder
     from workflow_runner.engine.scheduler import RunEngine, RunOptions, Shared
     from workflow_runner.state.recordfile import warn_once
     from workflow_runner.state.storefaults import StoreIdentity, explain
     from workflow_runner.expressions import Context
-    from workflow_runner.inputs import _user
+    from workflow_runner.inputs import current_user
     from workflow_runner.targets.select import SSHOptions, Targets
     from workflow_runner.ui.console import Fanout, JsonReporter, LiveReporter, PlainReporter, RunRecorder
 
@@ -224,12 +209,12 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
         screen = PlainReporter()
     targets = Targets(SSHOptions(known_hosts=opts.known_hosts, identity_files=opts.identities,
                                  insecure_no_host_key_check=opts.insecure_no_host_key_check))
-    options = RunOptions(max_parallel=opts.max_parallel, grace=opts.grace, user=_user(), org=org)
+    options = RunOptions(max_parallel=opts.max_parallel, grace=opts.grace, user=current_user(), org=org)
     secrets = run_secrets(resolved, org)
     shared = Shared(reporter=None, targets=targets, options=options, local_slots=asyncio.Semaphore(opts.max_parallel),
                     secrets=secrets, pool=pool, store=store, run_number=run, run_token=run_token(store.path, run),
                     actions=default_actions())
-    shared.reporter = Fanout(RunRecorder(run_dir.root), store.recorder(run, mask=shared.mask), screen)
+    shared.reporter = Fanout(RunRecorder(run_dir.root), StoreRecorder(store, run, mask=shared.mask), screen)
     engine = RunEngine(plan, resolved, run_dir, shared, run_id=str(run), prior=prior)
     try:
         limit = parse_duration(evaluate(wf.timeout, Context(values={"inputs": resolved.values})))

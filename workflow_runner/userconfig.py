@@ -31,7 +31,7 @@ from workflow_runner.errors import LoadError, Location
 
 
 NAMED_SECTIONS = ("kubernetes-clusters", "kubernetes-namespaces", "kubernetes-pvc", "organization-groups", "bucket", "storage")
-"""Config sections that name the values of the platform input type of the same name (input_types.py)."""
+"""Config sections that name the values of the platform input type of the same name (inputs/types.py)."""
 
 
 @dataclass

@@ -33,7 +33,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -42,6 +41,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import slurm_jobs_named, store_rows, wait_for
 
 from workflow_runner.actions.job_runner import render_scripts
 from workflow_runner.actions.job_runner import stream as stream_mod
@@ -101,34 +101,6 @@ class Running:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(10)
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def store_rows(env, sql: str) -> list[tuple]:
-    path = Path(env["WFRUN_HOME"]) / "runs.db"
-    if not path.exists():
-        return []
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql).fetchall()
-    except sqlite3.OperationalError:  # not created yet
-        return []
-    finally:
-        conn.close()
-
-
-def jobs_named(name: str) -> dict[str, str]:
-    """Job id -> state of the jobs with this name that Slurm knows (queued or ended in the last MinJobAge)."""
-    out = subprocess.run(["squeue", "-h", "-t", "all", f"--name={name}", "-o", "%i|%T"], capture_output=True, text=True).stdout
-    return dict(line.split("|", 1) for line in out.split() if "|" in line)
 
 
 def workflow(name: str, script: str, *, scheduler: bool = True, rundir: str = "${PWD}/jr", extra: str = "") -> str:
@@ -244,15 +216,15 @@ def test_ctrl_c_while_sbatch_waits_for_the_controller_cancels_the_job_it_submits
             running.kill()
     assert code == 130, running.out
     # The request reached slurmctld, so the job exists; it must not be left in the queue.
-    wait_for(lambda: jobs_named(name), 30, f"Slurm to list {name}")
+    wait_for(lambda: slurm_jobs_named(name), 30, f"Slurm to list {name}")
     assert_canceled_once(env, name, running.out, "slow", "canceling batch job {jobid}")
 
 
 def assert_canceled_once(env, name: str, out: str, job: str, said: str) -> None:
     """One job of that name, CANCELLED in Slurm and in the store; the step log says ``said`` about it."""
     with contextlib.suppress(AssertionError):
-        wait_for(lambda: not set(jobs_named(name).values()) & ACTIVE, 15, "the job to end")
-    states = jobs_named(name)
+        wait_for(lambda: not set(slurm_jobs_named(name).values()) & ACTIVE, 15, "the job to end")
+    states = slurm_jobs_named(name)
     assert len(states) == 1 and set(states.values()) == {"CANCELLED"}, (states, out)
     (jobid,) = states
     assert said.format(jobid=jobid, name=name) in step_log(env, job)
@@ -271,7 +243,7 @@ def test_ctrl_c_when_sbatch_never_reports_finds_the_job_by_name_and_cancels_it(t
             name, sbatch = sbatch_in_flight(env)
             os.kill(sbatch, signal.SIGSTOP)  # it will never print the job id
             resume()
-        wait_for(lambda: jobs_named(name), 30, "slurmctld to queue the job")
+        wait_for(lambda: slurm_jobs_named(name), 30, "slurmctld to queue the job")
         running.interrupt()
         wait_for(lambda: "to report the job id" in step_log(env, "stuck") or running.proc.poll() is not None, 30,
                  "wfrun to wait for sbatch or to exit")

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import jobs_with_prefix, store_rows, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slurm
@@ -29,12 +30,6 @@ def env(tmp_path):
 def wfrun(env, *args, timeout=180, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "workflow_runner", *map(str, args)], env=env, capture_output=True,
                           text=True, timeout=timeout, **kw)
-
-
-def jobs_named(prefix: str) -> list[str]:
-    out = subprocess.run(["sacct", "-X", "-n", "-P", "-S", "now-1hours", "-o", "JobID,JobName%80"], capture_output=True,
-                         text=True).stdout
-    return [line.split("|")[0] for line in out.splitlines() if "|" in line and line.split("|")[1].startswith(prefix)]
 
 
 def batch_step(name: str, seconds: int, extra: str = "") -> str:
@@ -56,25 +51,6 @@ def batch_step(name: str, seconds: int, extra: str = "") -> str:
 """
 
 
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def store_rows(env, sql: str) -> list[tuple]:
-    import sqlite3
-
-    conn = sqlite3.connect(Path(env["WFRUN_HOME"]) / "runs.db")
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
-
 def test_kill9_then_resume_reattaches_batch_jobs_and_reruns_local_step(tmp_path, env):
     marker = tmp_path / "local-attempts"
     wf = tmp_path / "w.yaml"
@@ -93,19 +69,19 @@ def test_kill9_then_resume_reattaches_batch_jobs_and_reruns_local_step(tmp_path,
     proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", str(wf), "--no-live"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     wait_for(lambda: (Path(env["WFRUN_HOME"]) / "runs.db").exists() and
-             len(store_rows(env, "SELECT jobid FROM batch_jobs WHERE jobid IS NOT NULL")) == 2, 30, "two submitted jobs")
-    wait_for(lambda: marker.exists(), 10, "the local step")
+             len(store_rows(env, "SELECT jobid FROM batch_jobs WHERE jobid IS NOT NULL")) == 2, 30, "two submitted jobs", poll=0.2)
+    wait_for(lambda: marker.exists(), 10, "the local step", poll=0.2)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     run = store_rows(env, "SELECT id FROM runs")[0][0]
     submitted = {r[0] for r in store_rows(env, "SELECT jobid FROM batch_jobs")}
     prefix = store_rows(env, "SELECT job_name FROM batch_jobs")[0][0].rsplit("-", 2)[0]
-    wait_for(lambda: len(jobs_named(prefix)) == 2, 20, "sacct to list both jobs by name")
+    wait_for(lambda: len(jobs_with_prefix(prefix)) == 2, 20, "sacct to list both jobs by name", poll=0.2)
     r = wfrun(env, "resume", run, "--no-live")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "re-attaching to batch job" in r.stdout
     assert {r[0] for r in store_rows(env, "SELECT jobid FROM batch_jobs")} == submitted
-    assert len(jobs_named(prefix)) == 2  # not resubmitted
+    assert len(jobs_with_prefix(prefix)) == 2  # not resubmitted
     assert marker.read_text().count("attempt") == 2  # the interrupted local step ran again
     assert "local=done" in r.stdout
     status = json.loads(wfrun(env, "status", run, "--json").stdout)
@@ -123,11 +99,11 @@ def test_crash_between_submit_and_recording_the_job_id_makes_no_duplicate(tmp_pa
     run = store_rows(env, "SELECT id FROM runs")[0][0]
     rows = store_rows(env, "SELECT jobid, job_name FROM batch_jobs")
     assert len(rows) == 1 and rows[0][0] is None  # the intent, but no job id
-    wait_for(lambda: len(jobs_named(rows[0][1])) == 1, 20, "sacct to list the job")
+    wait_for(lambda: len(jobs_with_prefix(rows[0][1])) == 1, 20, "sacct to list the job", poll=0.2)
     r = wfrun(env, "resume", run, "--no-live")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "submitted before the crash; re-attaching" in r.stdout
-    assert len(jobs_named(rows[0][1])) == 1
+    assert len(jobs_with_prefix(rows[0][1])) == 1
     assert (next(Path(env["WFRUN_HOME"]).glob("jobs/*/*/only/result.txt"))).read_text() == "result-only\n"
 
 
@@ -143,7 +119,7 @@ def test_cancel_from_another_terminal(tmp_path, env):
     proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", str(wf), "--no-live", "--grace", "2"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     wait_for(lambda: (Path(env["WFRUN_HOME"]) / "runs.db").exists() and
-             len(store_rows(env, "SELECT jobid FROM batch_jobs WHERE jobid IS NOT NULL")) == 1, 30, "the batch job")
+             len(store_rows(env, "SELECT jobid FROM batch_jobs WHERE jobid IS NOT NULL")) == 1, 30, "the batch job", poll=0.2)
     jobid = store_rows(env, "SELECT jobid FROM batch_jobs")[0][0]
     run = store_rows(env, "SELECT id FROM runs")[0][0]
     r = wfrun(env, "cancel", run, "--wait", "60")
@@ -165,7 +141,7 @@ def test_detach_returns_the_run_number_and_logs_follow(tmp_path, env):
     follow = wfrun(env, "logs", run, "-f", timeout=60)
     assert follow.returncode == 0
     assert [line for line in follow.stdout.splitlines() if "tick" in line][-1].endswith("tick 3")
-    wait_for(lambda: store_rows(env, f"SELECT status FROM runs WHERE id = {run}")[0][0] == "completed", 20, "completion")
+    wait_for(lambda: store_rows(env, f"SELECT status FROM runs WHERE id = {run}")[0][0] == "completed", 20, "completion", poll=0.2)
 
 
 def kill9_once_submitted(env, wf: Path) -> str:
@@ -173,7 +149,7 @@ def kill9_once_submitted(env, wf: Path) -> str:
     proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", str(wf), "--no-live"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     wait_for(lambda: (Path(env["WFRUN_HOME"]) / "runs.db").exists() and
-             len(store_rows(env, "SELECT jobid FROM batch_jobs WHERE jobid IS NOT NULL")) == 1, 30, "the submitted job")
+             len(store_rows(env, "SELECT jobid FROM batch_jobs WHERE jobid IS NOT NULL")) == 1, 30, "the submitted job", poll=0.2)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     return store_rows(env, "SELECT jobid FROM batch_jobs")[0][0]
@@ -193,7 +169,7 @@ def test_cancel_of_a_killed_run_cancels_the_batch_jobs_it_left(tmp_path, env):
     r = wfrun(env, "cancel", "1", "--wait", "5")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "its wfrun is gone" in r.stdout and f"scancel {jobid}: done" in r.stdout
-    wait_for(lambda: not queued(), 20, "the job to leave the queue")
+    wait_for(lambda: not queued(), 20, "the job to leave the queue", poll=0.2)
     assert store_rows(env, "SELECT state FROM batch_jobs") == [("CANCELLED",)]
     r = wfrun(env, "cancel", "1")
     assert r.returncode == 0 and "scancel" not in r.stdout  # nothing left the second time
@@ -207,17 +183,17 @@ def test_resume_does_not_submit_again_when_it_cannot_ask_the_scheduler(tmp_path,
     assert r.returncode == -signal.SIGKILL
     run = store_rows(env, "SELECT id FROM runs")[0][0]
     (name,) = store_rows(env, "SELECT job_name FROM batch_jobs")[0]
-    wait_for(lambda: len(jobs_named(name)) == 1, 20, "sacct to list the job")
+    wait_for(lambda: len(jobs_with_prefix(name)) == 1, 20, "sacct to list the job", poll=0.2)
     unreachable = tmp_path / "slurm.conf"  # the cluster's configuration with nobody on the controller port
     unreachable.write_text(Path("/etc/slurm/slurm.conf").read_text() + "\nSlurmctldPort=1\n")
     r = wfrun({**env, "SLURM_CONF": str(unreachable)}, "resume", run, "--no-live")
     assert r.returncode == 1, r.stdout + r.stderr
     assert f"cannot tell whether batch job {name} was submitted before the crash" in r.stdout
-    assert len(jobs_named(name)) == 1 and len(store_rows(env, "SELECT id FROM batch_jobs")) == 1
+    assert len(jobs_with_prefix(name)) == 1 and len(store_rows(env, "SELECT id FROM batch_jobs")) == 1
     r = wfrun(env, "resume", run, "--no-live")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "submitted before the crash; re-attaching" in r.stdout
-    assert len(jobs_named(name)) == 1
+    assert len(jobs_with_prefix(name)) == 1
 
 
 def test_cancel_of_a_killed_run_whose_pbs_job_already_ended(tmp_path, env):
@@ -239,7 +215,7 @@ jobs:
 """)
     jobid = kill9_once_submitted(env, wf)
     wait_for(lambda: not subprocess.run(["squeue", "-h", "-j", jobid], capture_output=True, text=True).stdout.strip(),
-             60, "the job to end")
+             60, "the job to end", poll=0.2)
     r = wfrun(env, "cancel", "1", "--wait", "5")
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"qdel {jobid}: done" in r.stdout

@@ -15,20 +15,13 @@ import sys
 import time
 from pathlib import Path
 
+from helpers import wait_for
+
 
 def start(wfrun, tmp_path: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "WFRUN_HOME": str(wfrun.home), "WFRUN_CONFIG": str(tmp_path / "no-config.yaml")}
     return subprocess.Popen([sys.executable, "-m", "workflow_runner", *map(str, args)], env=env, cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def status(wfrun, run: int = 1) -> dict:

@@ -21,8 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from workflow_runner.commands import runs as cmd
+from workflow_runner import commands as cmd
+from workflow_runner.commands.cancel import cancel_run
+from workflow_runner.commands.logs import show_logs
 from workflow_runner.engine.events import JobChanged, RunFinished, RunStarted, StepFinished, StepOutput, StepStarted
+from workflow_runner.engine.record import StoreRecorder
 from workflow_runner.errors import WorkflowError
 from workflow_runner.state.rundir import RunDir
 from workflow_runner.state.store import RunStore
@@ -71,7 +74,7 @@ def finished_run(store: RunStore, home: Path, workflow: str = "demo") -> tuple[i
     fetch = log_file(rd, "prep", 0, "fetch", "fetching\ndone\n")
     comp = log_file(rd, "build", 0, "compile", "gcc main.c\nerror: oops\n[wfrun] retry 1/2 after: exit code 2\n")
     clean = log_file(rd, "build", 0, "compile", "rm -rf tmp\n", cleanup=True)
-    rec = store.recorder(run)
+    rec = StoreRecorder(store, run)
     for e in [
         RunStarted(str(rd.number), str(rd.root), workflow, ("prep", "build", "test")),
         JobChanged("prep", "running"),
@@ -177,7 +180,7 @@ def test_status_json(store, home):
 
 def test_status_of_a_running_run_with_a_pending_batch_job(store, home):
     run = store.new_run(workflow="w", file="w.yaml", argv=[], inputs_masked={}, secret_paths=[])
-    rec = store.recorder(run)
+    rec = StoreRecorder(store, run)
     rec.emit(RunStarted("1", "/r", "w", ("sim",)))
     rec.emit(JobChanged("sim", "running"))
     rec.emit(StepStarted("sim", "submit", 0, "cluster", 0))
@@ -252,7 +255,7 @@ def test_logs_follow(store, home):
     store.set_run_dir(run, str(rd.root))
     store.run_started(run)
     writer = RunStore(store.path, flush_interval=0.01)  # the running wfrun: its own connection
-    rec = writer.recorder(run)
+    rec = StoreRecorder(writer, run)
     rec.emit(RunStarted("1", str(rd.root), "f", ("a",)))
     rec.emit(JobChanged("a", "running"))
     first = rd.step_file("logs", "a", 0, "one", ".log")
@@ -282,7 +285,7 @@ def test_logs_follow(store, home):
     t = threading.Thread(target=engine)
     t.start()
     result: list[int] = []
-    follower = threading.Thread(target=lambda: result.append(cmd.show_logs(store, run, None, follow=True, out=out, poll=0.05)))
+    follower = threading.Thread(target=lambda: result.append(show_logs(store, run, None, follow=True, out=out, poll=0.05)))
     follower.start()
     follower.join(30)
     t.join(30)
@@ -305,7 +308,7 @@ def test_logs_follow_a_finished_run_prints_and_returns(store, home):
 def test_logs_follow_waits_for_a_step_not_started_yet(store, home):
     run = store.new_run(workflow="w", file="w.yaml", argv=[], inputs_masked={}, secret_paths=[])
     rd = RunDir.allocate("w", home)
-    rec = store.recorder(run)
+    rec = StoreRecorder(store, run)
     rec.emit(RunStarted("1", str(rd.root), "w", ("a", "b")))
     rec.emit(JobChanged("a", "running"))
     store.flush()
@@ -323,7 +326,7 @@ def test_logs_follow_waits_for_a_step_not_started_yet(store, home):
     t = threading.Thread(target=later)
     t.start()
     out = io.StringIO()
-    assert cmd.show_logs(store, run, "b/later", follow=True, out=out, poll=0.05) == 0
+    assert show_logs(store, run, "b/later", follow=True, out=out, poll=0.05) == 0
     t.join()
     assert out.getvalue() == "late line\n"
 
@@ -343,7 +346,7 @@ def test_cancel_sends_sigterm_to_the_runs_process(store):
     try:
         run = _running(store, proc.pid)
         out = io.StringIO()
-        code = cmd.cancel_run(store, run, wait=10, out=out)
+        code = cancel_run(store, run, wait=10, out=out)
         assert proc.wait(timeout=10) == -signal.SIGTERM
         assert code == 0
         text = out.getvalue()

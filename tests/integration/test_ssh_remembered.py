@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from helpers import store_rows, wait_for
 
 import pytest
 
@@ -25,27 +26,6 @@ def start(wfrun, tmp_path: Path, *args: str) -> subprocess.Popen:
     env = {**os.environ, "WFRUN_HOME": str(wfrun.home), "WFRUN_CONFIG": str(tmp_path / "no-config.yaml")}
     return subprocess.Popen([sys.executable, "-m", "workflow_runner", *map(str, args)], env=env, cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def store_rows(home: Path, sql: str) -> list[tuple]:
-    if not (home / "runs.db").exists():
-        return []
-    conn = sqlite3.connect(home / "runs.db")
-    try:
-        return conn.execute(sql).fetchall()
-    except sqlite3.OperationalError:  # tables not created yet
-        return []
-    finally:
-        conn.close()
 
 
 def test_resume_after_kill9_uses_the_ssh_options_the_run_was_started_with(ssh_env, wfrun, write, tmp_path):  # noqa: F811
@@ -115,7 +95,7 @@ jobs:
 
 
 def test_ssh_options_precedence_command_line_then_run_then_user_config():
-    from workflow_runner.launch import ssh_options
+    from workflow_runner.targets.sshopts import ssh_options
 
     config = {"known_hosts": "~/cfg_known", "identity_files": ["~/cfg_key"]}
     stored = {"known_hosts": "/run/known", "identities": ["/run/key"], "insecure_no_host_key_check": False}

@@ -21,6 +21,7 @@ import pytest
 from workflow_runner.engine.events import (
     JobChanged, RunFinished, RunStarted, StepAnnotation, StepFinished, StepOutput, StepStarted,
 )
+from workflow_runner.engine.record import StoreRecorder
 from workflow_runner.errors import WorkflowError
 from workflow_runner.state import store as store_mod
 from workflow_runner.state.store import SCHEMA_VERSION, RunStore, pid_alive, process_start, secret_paths_of
@@ -165,7 +166,7 @@ def test_secrets_never_reach_the_database_file(db, store):
     row = store.get_run(run)
     assert row.inputs == masked and row.secret_paths == paths
     assert row.argv[-1] == "db.password=***"
-    rec = store.recorder(run, mask=lambda text: text.replace(secret, "***"))
+    rec = StoreRecorder(store, run, mask=lambda text: text.replace(secret, "***"))
     rec.emit(RunStarted("1", "/tmp/r", "s", ("a",)))
     rec.emit(JobChanged("a", "running"))
     rec.emit(StepStarted("a", "login", 0, "local", 0))
@@ -216,7 +217,7 @@ def stream(run_dir: str = "/tmp/run") -> list:
 def test_rows_from_a_synthetic_event_stream(store):
     run = new_run(store)
     store.run_started(run)
-    rec = store.recorder(run)
+    rec = StoreRecorder(store, run)
     for e in stream():
         rec.emit(e)
     row = store.get_run(run)
@@ -256,7 +257,7 @@ def test_rows_from_a_synthetic_event_stream(store):
 
 def test_running_step_is_visible_as_running(store):
     run = new_run(store)
-    rec = store.recorder(run)
+    rec = StoreRecorder(store, run)
     rec.emit(RunStarted("1", "/r", "demo", ("a", "b")))
     rec.emit(JobChanged("a", "running"))
     rec.emit(StepStarted("a", "long", 0, "host1", 0))
@@ -269,7 +270,7 @@ def test_running_step_is_visible_as_running(store):
 def test_job_level_failures_without_index(store):
     """_fail_job reports 'env'/'if' failures as StepFinished with index -1 and no log."""
     run = new_run(store)
-    rec = store.recorder(run)
+    rec = StoreRecorder(store, run)
     rec.emit(RunStarted("1", "/r", "demo", ("a",)))
     rec.emit(JobChanged("a", "running"))
     rec.emit(StepFinished("a", "env", "failed", None, 0.0, None, "bad expression"))
@@ -281,7 +282,7 @@ def test_job_level_failures_without_index(store):
 
 def test_job_outputs_and_unannounced_jobs(store):
     run = new_run(store)
-    rec = store.recorder(run)
+    rec = StoreRecorder(store, run)
     rec.emit(RunStarted("1", "/r", "demo", ("a",)))
     rec.emit(JobChanged("a/s/child", "running"))  # a sub-workflow's job: not in RunStarted
     rec.emit(JobChanged("a", "completed"))
@@ -295,7 +296,7 @@ def test_ten_thousand_jobs_are_recorded(store):
     """Correctness at scale (the timing is in bench/bench_store.py)."""
     n = 10_000
     run = new_run(store)
-    rec = store.recorder(run)
+    rec = StoreRecorder(store, run)
     rec.emit(RunStarted("1", "/r", "big", tuple(f"j{i}" for i in range(n))))
     for i in range(n):
         job = f"j{i}"
@@ -317,7 +318,7 @@ def test_event_writes_are_coalesced_and_committed_at_run_finished(db):
     store = RunStore(db, flush_interval=3600)
     reader = other(db)
     run = new_run(store)
-    rec = store.recorder(run)
+    rec = StoreRecorder(store, run)
     rec.emit(RunStarted("1", "/r", "demo", ("a",)))  # committed at once: the run is visible as running
     assert reader.execute("SELECT status FROM runs WHERE id = ?", (run,)).fetchone()[0] == "running"
     rec.emit(JobChanged("a", "running"))
@@ -337,7 +338,7 @@ def test_commits_after_the_interval_from_the_stream(db):
     store = RunStore(db, flush_interval=0.05)
     reader = other(db)
     run = new_run(store)
-    rec = store.recorder(run)
+    rec = StoreRecorder(store, run)
     rec.emit(RunStarted("1", "/r", "demo", ("a", "b")))
     rec.emit(JobChanged("a", "running"))
     time.sleep(0.1)
@@ -351,7 +352,7 @@ def test_timer_commits_the_tail_on_an_event_loop(db):
     store = RunStore(db, flush_interval=0.05)
     reader = other(db)
     run = new_run(store)
-    rec = store.recorder(run)
+    rec = StoreRecorder(store, run)
 
     async def go() -> list:
         rec.emit(RunStarted("1", "/r", "demo", ("a",)))
@@ -369,7 +370,7 @@ def test_timer_commits_the_tail_on_an_event_loop(db):
 def test_close_commits_what_is_queued(db):
     store = RunStore(db, flush_interval=3600)
     run = new_run(store)
-    rec = store.recorder(run)
+    rec = StoreRecorder(store, run)
     rec.emit(RunStarted("1", "/r", "demo", ("a",)))
     rec.emit(JobChanged("a", "running"))
     store.close()
@@ -380,7 +381,7 @@ def test_a_locked_database_does_not_stop_the_run(db, capsys):
     store = RunStore(db, flush_interval=0.0)
     store.conn.execute("PRAGMA busy_timeout = 50")
     run = new_run(store)
-    rec = store.recorder(run)
+    rec = StoreRecorder(store, run)
     rec.emit(RunStarted("1", "/r", "demo", ("a",)))
     blocker = other(db)
     blocker.execute("BEGIN IMMEDIATE")
@@ -388,7 +389,7 @@ def test_a_locked_database_does_not_stop_the_run(db, capsys):
     assert "will retry" in capsys.readouterr().err
     for i in range(20):  # backing off: the event loop is not blocked by a try per event
         rec.emit(StepStarted("a", "s", i, "local", 0))
-    assert store._failures == 1
+    assert store.writes.failures == 1
     blocker.execute("ROLLBACK")
     rec.emit(JobChanged("a", "completed"))
     rec.emit(RunFinished("completed", 0, 0.1, ()))  # forces a try despite the back-off
@@ -404,7 +405,7 @@ def test_batch_intent_is_committed_before_submission(db):
     store = RunStore(db, flush_interval=3600)
     reader = other(db)
     run = new_run(store)
-    rec = store.recorder(run)
+    rec = StoreRecorder(store, run)
     rec.emit(RunStarted("1", "/r", "demo", ("sim",)))
     rec.emit(JobChanged("sim", "running"))
     rec.emit(StepStarted("sim", "submit", 0, "cluster", 1))
@@ -435,6 +436,7 @@ def test_batch_intent_survives_sigkill(tmp_path):
     code = (
         "import os, signal\n"
         "from workflow_runner.state.store import RunStore\n"
+        "from workflow_runner.engine.record import StoreRecorder\n"
         f"s = RunStore({str(db)!r}, flush_interval=3600)\n"
         "run = s.new_run(workflow='w', file='f', argv=[], inputs_masked={}, secret_paths=[])\n"
         "s.batch_intent(run, job='j', step_index=0, attempt=0, host='h', scheduler='pbs', job_name='n', rundir='/d')\n"
@@ -476,7 +478,7 @@ def test_readers_while_a_writer_writes(db):
     readers = [threading.Thread(target=read, args=(i,)) for i in range(3)]
     for t in readers:
         t.start()
-    rec = writer.recorder(run)
+    rec = StoreRecorder(writer, run)
     rec.emit(RunStarted("1", "/r", "demo", tuple(f"j{i}" for i in range(n))))
     for i in range(n):
         rec.emit(JobChanged(f"j{i}", "running"))
@@ -499,9 +501,10 @@ def test_two_writing_processes(tmp_path):
         "import sys\n"
         "from workflow_runner.engine.events import *\n"
         "from workflow_runner.state.store import RunStore\n"
+        "from workflow_runner.engine.record import StoreRecorder\n"
         f"s = RunStore({str(db)!r}, flush_interval=0.002)\n"
         "run = s.new_run(workflow='w', file='f', argv=[], inputs_masked={}, secret_paths=[])\n"
-        "rec = s.recorder(run)\n"
+        "rec = StoreRecorder(s, run)\n"
         "rec.emit(RunStarted('1', '/r', 'w', tuple(f'j{i}' for i in range(2000))))\n"
         "for i in range(2000):\n"
         "    rec.emit(JobChanged(f'j{i}', 'running'))\n"
@@ -527,7 +530,7 @@ def test_two_writing_processes(tmp_path):
 
 def _running_run(store: RunStore) -> int:
     run = new_run(store)
-    rec = store.recorder(run)
+    rec = StoreRecorder(store, run)
     rec.emit(RunStarted("1", "/r", "demo", ("a", "b")))
     rec.emit(JobChanged("a", "running"))
     rec.emit(StepStarted("a", "s", 0, "local", 0))

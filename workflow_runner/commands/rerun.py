@@ -14,10 +14,7 @@ Password inputs are never stored: give them again (``--set``/``--inputs``).
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
-
-from workflow_runner.engine import status as st
 
 
 def add_parser(sub: Any, run_options: Any) -> None:
@@ -29,16 +26,3 @@ def add_parser(sub: Any, run_options: Any) -> None:
     p.add_argument("--inputs", "-f", metavar="FILE", help="values for password inputs (never stored; '-' reads stdin)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE", help="a password input's value")
     run_options(p)
-
-
-def failed_only(prior: Any) -> Any:
-    """The prior of a re-run: only completed jobs (and their steps) carry over; no batch job is re-attached."""
-    done = {key for key, (status, _) in prior.jobs.items() if status == st.COMPLETED}
-    prior.jobs = {key: value for key, value in prior.jobs.items() if key in done}
-    prior.steps = {key: value for key, value in prior.steps.items() if key[0] in done}
-    prior.batch = {}
-    return prior
-
-
-def is_rerun(args: argparse.Namespace) -> bool:
-    return getattr(args, "command", None) == "rerun"

@@ -302,7 +302,7 @@ def read_log(store: RunStore, run: int, job: str, step: str, offset: int = 0, li
     ``next_offset`` is where to continue; ``complete`` is true once the step is
     final and everything was read (a follower stops polling then).
     """
-    from workflow_runner.commands.runs import guess_log
+    from workflow_runner.commands.lookup import guess_log
 
     row = get_run(store, run)
     s = find_step(store, row, job, step)

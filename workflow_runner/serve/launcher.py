@@ -138,7 +138,7 @@ def rerun_failed(settings: ServeSettings, store: RunStore, run: int, inputs: dic
 
 def cancel(store: RunStore, run: int) -> dict[str, Any]:
     """``wfrun cancel RUN`` without waiting: flag it in the store and SIGTERM its wfrun (cleanups still run)."""
-    from workflow_runner.commands.runs import cancel_run
+    from workflow_runner.commands.cancel import cancel_run
 
     row = get_run(store, run)
     out = io.StringIO()

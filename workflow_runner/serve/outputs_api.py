@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse
 
-from workflow_runner.commands.runs import resolve_run
+from workflow_runner.commands.lookup import resolve_run
 from workflow_runner.errors import WorkflowError
 from workflow_runner.serve.confine import confine
 from workflow_runner.serve.homeof import home_of

@@ -20,6 +20,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
+from workflow_runner.backoff import Backoff
 from workflow_runner.errors import TargetError
 from workflow_runner.targets.base import StepCommand, Target
 
@@ -234,6 +235,7 @@ class BatchWatcher:
 
     MAX_BACKOFF = 60.0
     CANCEL_ATTEMPTS = 3
+    CANCEL_RETRY = Backoff(1.0, factor=1, step=1.0)  # the wait before the next scancel/qdel try: 1, 2, 3 ... s
 
     def __init__(self, target: Target, backend: Any, cwd: str, interval: float, note: Any) -> None:
         self.target = target
@@ -263,17 +265,18 @@ class BatchWatcher:
         self.jobs.pop(jobid, None)
 
     async def _loop(self) -> None:
-        delay = self.interval
+        delay, streak = self.interval, 0  # streak: failed queries in a row
         while self.jobs:
             await asyncio.sleep(delay)
             try:
                 await self._poll()
-                delay = self.interval
+                delay, streak = self.interval, 0
             except (TimeoutError, OSError, Exception) as exc:  # noqa: BLE001 — a failing query is never a job failure
                 if isinstance(exc, asyncio.CancelledError):
                     raise
                 self.failures += 1
-                delay = min(max(delay, self.interval) * 2, self.MAX_BACKOFF)
+                streak += 1
+                delay = Backoff(2 * self.interval, cap=self.MAX_BACKOFF).delay(streak - 1)  # 2, 4, 8 ... x interval
                 self.note(f"status query failed ({_short(exc)}); job state unknown, retrying in {delay:.0f}s")
 
     async def _poll(self) -> None:
@@ -421,7 +424,7 @@ class BatchWatcher:
                 why = _short(exc)
             if pending and attempt + 1 < self.CANCEL_ATTEMPTS:
                 self.note(f"cancel of batch job(s) {' '.join(pending)} on {self.target.name} failed ({why}); retrying")
-                await asyncio.sleep(1 + attempt)
+                await asyncio.sleep(self.CANCEL_RETRY.delay(attempt))
         if not pending:
             return set()
         self.uncancelled.update(pending)
