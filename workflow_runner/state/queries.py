@@ -35,7 +35,7 @@ def run_dict(row: RunRow) -> dict[str, Any]:
 
 def pins(row: RunRow) -> dict[str, dict]:
     """The commits the run's github/… and checkout refs resolved to (actions/github.py records them)."""
-    from workflow_runner.uses.github import read_pins
+    from workflow_runner.pinrecord import read_pins
 
     return read_pins(row.run_dir)
 
