@@ -122,7 +122,7 @@ class TestRun:
             try:
                 target = pool.target(ssh_env.spec)
                 assert (await target.home()).startswith("/")
-                (conn,) = target._host._conns
+                (conn,) = target.host.connections
                 assert conn.direct, "the test user's login shell is bash"
                 conn.direct = direct  # as if the login shell were not bash
                 return await collect(target, step(script, cwd=remote_dir, env={"GREETING": "héllo"}))
@@ -245,7 +245,7 @@ class TestRun:
             try:
                 target = pool.target(ssh_env.spec)
                 await target.home()
-                (conn,) = target._host._conns
+                (conn,) = target.host.connections
                 conn.direct = direct
                 task = asyncio.ensure_future(collect(target, step(script, cwd=remote_dir, env={"API_KEY": secret})))
                 seen: list[list[str]] = []

@@ -1,0 +1,14 @@
+"""Run step scripts on a remote host over pooled asyncssh connections.
+
+``wire`` — the bytes on a step's channel (bootstrap, control records), no asyncssh;
+``conn`` — one connection and connect-failure messages; ``slots`` — channel slots per host
+and jump hosts; ``target`` — :class:`SSHTarget` and its per-step channel; ``pool`` —
+:class:`SSHPool`, one per run.
+"""
+
+from workflow_runner.targets.ssh.conn import connect_error
+from workflow_runner.targets.ssh.pool import SSHPool
+from workflow_runner.targets.ssh.target import SSHTarget
+from workflow_runner.targets.ssh.wire import bootstrap
+
+__all__ = ["SSHPool", "SSHTarget", "bootstrap", "connect_error"]
