@@ -147,3 +147,104 @@ def test_eof_on_stdin_kills_the_step_group(tmp_path: Path):
     while _alive(child) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(child)
+
+
+# --------------------------------------------------------------------------- the agent
+
+
+class _Agent:
+    """``wire.AGENT`` under a local bash, reading both streams in threads."""
+
+    def __init__(self) -> None:
+        from workflow_runner.targets.ssh.wire import agent_program
+
+        encoded = encode_program(agent_program())
+        self.proc = subprocess.Popen(["bash", "-c", exec_command(encoded, login_shell_is_bash=True)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(encoded + b"\0")
+        self.proc.stdin.flush()
+
+    def send(self, data: bytes) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def step(self, command: StepCommand, nonce: str) -> tuple[bytes, bytes]:
+        """Output up to the end marker and control bytes up to ``E nonce``."""
+        from workflow_runner.targets.ssh.wire import end_marker, request
+
+        self.send(request(command, nonce))
+        return self._until(self.proc.stdout, end_marker(nonce)), self._until(self.proc.stderr, f"@@wfrun E {nonce}\n".encode())
+
+    @staticmethod
+    def _until(stream, end: bytes) -> bytes:
+        data = b""
+        while not data.endswith(end):
+            byte = stream.read(1)
+            assert byte, f"stream ended before {end!r}: {data!r}"
+            data += byte
+        return data[: -len(end)]
+
+
+def test_agent_runs_steps_in_turn_without_leaking_env_or_state(tmp_path: Path):
+    agent = _Agent()
+    try:
+        out1, ctl1 = agent.step(_cmd(tmp_path, "echo one; X=1; printf partial", env={"SECRET": "s1"}), "n1")
+        out2, ctl2 = agent.step(_cmd(tmp_path, 'echo "${SECRET-unset} ${X-unset}"; exit 4'), "n2")
+    finally:
+        agent.proc.kill()
+    assert out1 == b"one\npartial" and ctl1 == b"@@wfrun X 0\n"
+    assert out2 == b"unset unset\n" and ctl2 == b"@@wfrun X 4\n"
+
+
+def test_agent_outputs_and_cwd_failure(tmp_path: Path):
+    (tmp_path / "file").write_text("x")
+    agent = _Agent()
+    try:
+        _, ctl = agent.step(_cmd(tmp_path, 'printf "k=é\\nno-newline" > "$OUTPUTS"',
+                                 env={"OUTPUTS": str(tmp_path / "out" / "OUTPUTS")}), "a")
+        bad = StepCommand(script="echo ran", env={}, cwd=str(tmp_path / "file" / "sub"), outputs_file=str(tmp_path / "o"))
+        out, ctl_bad = agent.step(bad, "b")
+    finally:
+        agent.proc.kill()
+    assert ctl == "@@wfrun X 0\n@@wfrun O\nk=é\nno-newline\0".encode()
+    assert b"ran" not in out and ctl_bad.startswith(b"@@wfrun C\n")
+
+
+def test_agent_t_line_terminates_the_step_group_and_the_agent_goes_on(tmp_path: Path):
+    agent = _Agent()
+    try:
+        agent.send(b"T\n")  # a stray cancel between steps is ignored
+        from workflow_runner.targets.ssh.wire import end_marker, request
+
+        agent.send(request(_cmd(tmp_path, "echo started; sleep 1009 & wait"), "c"))
+        assert agent.proc.stdout is not None and agent.proc.stdout.readline() == b"started\n"
+        agent.send(b"T\n")
+        out = agent._until(agent.proc.stdout, end_marker("c"))
+        ctl = agent._until(agent.proc.stderr, b"@@wfrun E c\n")
+        assert out == b"" and ctl == b"@@wfrun X 143\n"
+        out, ctl = agent.step(_cmd(tmp_path, "echo after"), "d")
+        assert out == b"after\n" and ctl == b"@@wfrun X 0\n"
+    finally:
+        agent.proc.kill()
+
+
+def test_agent_eof_on_stdin_kills_the_running_step_group(tmp_path: Path):
+    from workflow_runner.targets.ssh.wire import request
+
+    pidfile = tmp_path / "pid"
+    agent = _Agent()
+    agent.send(request(_cmd(tmp_path, f"trap '' TERM; sleep 1010 & echo $! > {pidfile}; wait", grace=1), "e"))
+    deadline = time.monotonic() + 10
+    while not (pidfile.exists() and pidfile.read_text().strip()):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    child = int(pidfile.read_text())
+    assert agent.proc.stdin is not None
+    agent.proc.stdin.close()
+    agent.proc.wait(timeout=15)
+    deadline = time.monotonic() + 5
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)

@@ -1,9 +1,10 @@
 """Run step scripts on a remote host over pooled asyncssh connections.
 
-``wire`` — the bytes on a step's channel (bootstrap, control records), no asyncssh;
-``conn`` — one connection and connect-failure messages; ``slots`` — channel slots per host
-and jump hosts; ``target`` — :class:`SSHTarget` and its per-step channel; ``pool`` —
-:class:`SSHPool`, one per run.
+``wire`` — the bytes on the channels (bootstrap, agent loop, step requests, control records),
+no asyncssh; ``conn`` — one connection and connect-failure messages; ``slots`` — channel slots
+per host and jump hosts; ``agent`` — a persistent agent session per slot (one write per step);
+``target`` — :class:`SSHTarget`, which runs a step on an agent, else on a channel of its own;
+``pool`` — :class:`SSHPool`, one per run.
 """
 
 from workflow_runner.targets.ssh.conn import connect_error

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Protocol
 
 import asyncssh
@@ -31,6 +31,9 @@ class Connection:
     lost: str | None = None
     home: str | None = None
     direct: bool = False  # the login shell is bash: it can source the bootstrap itself
+    idle: list[Any] = field(default_factory=list)
+    """Agents (``agent.Agent``) on this connection waiting for their next step; each uses a slot only while
+    it runs one, so there are never more of them than the connection's channel cap."""
 
     def on_lost(self, exc: Exception | None) -> None:
         reason = str(exc) if exc else ""

@@ -1,6 +1,7 @@
-"""A remote host as a step target: one channel per step, carrying the wire protocol of ``wire``.
+"""A remote host as a step target: a step runs on an idle agent of a connection (``agent``), or, when no
+agent can be started there, on a channel of its own (:class:`RemoteStep`, the bootstrap of ``wire``).
 
-Cancellation: SIGTERM to the remote process group over a second channel on the same
+Cancellation of a step on its own channel: SIGTERM to the remote process group over a second channel on the same
 connection (not counted against the cap), up to ``grace`` seconds (or until ``hurry``),
 SIGKILL, then CancelledError is re-raised. A refused channel open (``ChannelOpenError``)
 is retried with backoff.
@@ -26,6 +27,7 @@ from workflow_runner.backoff import Backoff
 from workflow_runner.errors import TargetError
 from workflow_runner.targets.base import OutputCallback, StepCommand, StepResult, TargetStats, to_the_end
 from workflow_runner.targets.lines import as_text, pump_lines
+from workflow_runner.targets.ssh.agent import Agent
 from workflow_runner.targets.ssh.conn import Connection, settle
 from workflow_runner.targets.ssh.slots import HostSlots
 from workflow_runner.targets.ssh.wire import bootstrap, encode_program, exec_command, parse_record
@@ -66,6 +68,9 @@ class SSHTarget:
 
     async def run(self, command: StepCommand, on_output: OutputCallback) -> StepResult:
         self.stats.commands += 1
+        result = await self._run_on_agent(command, on_output)
+        if result is not None:
+            return result
         program = bootstrap(command)
         step = await self._start(command, program, on_output)
         try:
@@ -75,6 +80,26 @@ class SSHTarget:
             raise
         finally:
             self.host.release(step.conn)
+
+    async def _run_on_agent(self, command: StepCommand, on_output: OutputCallback) -> StepResult | None:
+        """The step on an idle (or new) agent of a connection; None when no agent could run it."""
+        conn = await self.host.acquire()
+        try:
+            agent = None
+            while conn.idle and agent is None:
+                agent = conn.idle.pop()
+                if not agent.alive():  # its shell ended while idle (killed on the host): start another
+                    agent.close()
+                    agent = None
+            agent = agent or await Agent.start(self.name, conn)
+            if agent is None:
+                return None
+            result = await agent.run(command, on_output, self.host.active)
+            if not agent.broken and conn.lost is None:
+                conn.idle.append(agent)
+            return result
+        finally:
+            self.host.release(conn)
 
     async def _start(self, command: StepCommand, program: str, on_output: OutputCallback) -> RemoteStep:
         """Open the step's channel (slot held on return); retries refused opens with backoff."""

@@ -114,3 +114,73 @@ def parse_record(line: bytes) -> Record | None:
         return None
     kind, _, value = line[len(MARK):].rstrip(b"\n").partition(b" ")
     return Record(kind.decode("ascii", "replace"), value.decode("utf-8", "replace"))
+
+
+# --------------------------------------------------------------------------- the agent
+# One persistent session per channel slot runs steps one after another, so a step costs one
+# write and the replies — no channel open, no sshd session, no login shell per step.
+#
+# Loop: read a line on fd 4 (the channel's stdin); ``R`` is followed by a step body up to a
+# NUL (bash strings hold no NUL), which is eval'd; any other line (a ``T``/``K`` sent just as
+# a step ended) is ignored. EOF (wfrun died, the connection dropped) ends the agent.
+AGENT = ("exec 3>&2 2>/dev/null 4<&0 </dev/null\n"
+         "while IFS= read -r -u 4 l; do\n"
+         "  case $l in R) LC_ALL=C IFS= read -r -d '' -u 4 b || exit 0; eval \"$b\";; esac\n"
+         "done\n"
+         "exit 0\n")
+
+
+def agent_program() -> str:
+    """The bash program of an agent session (sent on stdin like :func:`bootstrap`)."""
+    return AGENT
+
+
+def end_marker(nonce: str) -> bytes:
+    """What the agent writes on stdout after a step's processes are gone: its output is complete."""
+    return b"\x1e@@wfrun-end " + nonce.encode("ascii") + b"\n"
+
+
+def request(command: StepCommand, nonce: str) -> bytes:
+    """One step for an agent: ``R\\n`` + the step body + NUL.
+
+    The body runs the script in its own process group (PGID = ``$p``), its exports inside
+    the step's subshell so nothing reaches the next step; a watcher reads ``T``/``K`` lines
+    on fd 4 (SIGTERM/SIGKILL to the group) and, at EOF — the lifeline — sends SIGTERM, waits
+    ``grace`` and sends SIGKILL. The watcher is dead before the end record, so it never reads
+    the next request. Replies on fd 3: ``C`` (cwd failed), ``X <code>``, ``O`` + outputs + NUL,
+    ``E <nonce>``; on fd 1, :func:`end_marker`.
+    """
+    q = shlex.quote
+    inner = ["exec 2>&1"]
+    env_ok = [f"{k}={q(v)}" for k, v in command.env.items() if _NAME.match(k)]
+    env_odd = [q(f"{k}={v}") for k, v in command.env.items() if not _NAME.match(k)]
+    if env_ok:
+        inner.append("export " + " ".join(env_ok))
+    fail = "{ printf '@@wfrun C\\n' >&3; exit 1; }"
+    dirs = list(dict.fromkeys(d for d in (command.cwd, posixpath.dirname(command.outputs_file)) if d))
+    exists = " && ".join(f"[ -d {q(d)} ]" for d in dirs)
+    inner.append(f"{{ {exists}; }} || mkdir -p -- {' '.join(q(d) for d in dirs)} || {fail}")
+    inner.append(f"cd -- {q(command.cwd)} || {fail}")
+    shell = " ".join(q(a) for a in command.shell)
+    if env_odd:
+        shell = "env " + " ".join(env_odd) + " " + shell
+    inner.append(f'exec 3>&- 4<&-; exec {shell} -c {q(read_script(5))} bash 5<<<"$t"')
+    grace = max(1, int(command.grace + 0.999))
+    body = "\n".join([
+        f"t={q(command.script)}",
+        "set -m",
+        "( " + "\n".join(inner) + "\n) &",
+        "p=$!; unset t",
+        '{ while IFS= read -r -u 4 k; do case $k in T) kill -TERM -- "-$p";; K) kill -KILL -- "-$p";; esac; done;'
+        f' kill -TERM -- "-$p"; sleep {grace}; kill -KILL -- "-$p"; }} </dev/null >/dev/null 2>&1 3>&- &',
+        "w=$!",
+        "set +m",
+        'wait "$p"; c=$?',
+        'kill -9 -- "-$p" "-$w"; wait "$w"',
+        f"o={q(command.outputs_file)}",
+        "printf '@@wfrun X %d\\n' \"$c\" >&3",
+        "if [ -f \"$o\" ]; then IFS= read -r -d '' x <\"$o\"; printf '@@wfrun O\\n%s\\0' \"$x\" >&3; fi",
+        f"printf '@@wfrun E %s\\n' {nonce} >&3",
+        f"printf '\\036@@wfrun-end %s\\n' {nonce}",
+    ])
+    return b"R\n" + encode_program(body) + b"\0"
