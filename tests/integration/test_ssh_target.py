@@ -96,6 +96,52 @@ def test_bootstrap_is_valid_bash():
 
 @pytest.mark.ssh
 class TestRun:
+    def test_sequential_steps_share_one_agent_and_nothing_leaks_between_them(self, ssh_env: SSHEnv, remote_dir):
+        """A steady-state step runs in the slot's agent session (same parent shell), not a new sshd session;
+        one step's env and shell state do not reach the next."""
+
+        async def main():
+            pool = ssh_env.pool(channels_per_connection=1, connections_per_host=1)
+            try:
+                target = pool.target(ssh_env.spec)
+                first = await collect(target, step("echo $PPID; LOCAL=1; cd /", cwd=remote_dir, env={"LEAK": "x"}))
+                second = await collect(target, step('echo $PPID; echo "${LEAK-unset} ${LOCAL-unset}"; pwd',
+                                                    cwd=remote_dir))
+                return first, second, target.stats.extra["connections_opened"]
+            finally:
+                await pool.aclose()
+
+        (r1, l1), (r2, l2), opened = run(main())
+        assert r1.exit_code == 0 and r2.exit_code == 0 and opened == 1
+        assert l1[0] == l2[0], "both steps ran under the same agent shell"
+        assert l2[1:] == ["unset unset", remote_dir]
+
+    def test_step_ends_when_its_main_process_ends_even_if_a_detached_child_keeps_stdout(self, ssh_env: SSHEnv,
+                                                                                      remote_dir):
+        """The rule of the local target too: a process that left the step's group (setsid) does not keep
+        the step open by holding its stdout."""
+
+        async def main():
+            pool = ssh_env.pool()
+            try:
+                target = pool.target(ssh_env.spec)
+                started = time.monotonic()
+                result = await collect(target, step("setsid sleep 1011 & echo main-done", cwd=remote_dir))
+                elapsed = time.monotonic() - started
+                after = await collect(target, step("echo next", cwd=remote_dir))
+                return result, elapsed, after
+            finally:
+                await pool.aclose()
+
+        try:
+            (result, lines), elapsed, (after, after_lines) = run(main())
+        finally:
+            for line in user_processes(ssh_env.user, "^sleep 1011$"):
+                subprocess.run(["kill", "-9", line.split()[0]], check=False)
+        assert result.exit_code == 0 and lines == ["main-done"]
+        assert elapsed < 8, f"the step waited for the detached child ({elapsed:.1f} s)"
+        assert after.exit_code == 0 and after_lines == ["next"]
+
     @pytest.mark.parametrize("direct", [True, False], ids=["login-shell-sources", "bootstrap-via-cat"])
     def test_script_runs_unchanged(self, ssh_env: SSHEnv, remote_dir, direct):
         script = (
@@ -122,7 +168,7 @@ class TestRun:
             try:
                 target = pool.target(ssh_env.spec)
                 assert (await target.home()).startswith("/")
-                (conn,) = target._host._conns
+                (conn,) = target.host.connections
                 assert conn.direct, "the test user's login shell is bash"
                 conn.direct = direct  # as if the login shell were not bash
                 return await collect(target, step(script, cwd=remote_dir, env={"GREETING": "héllo"}))
@@ -245,7 +291,7 @@ class TestRun:
             try:
                 target = pool.target(ssh_env.spec)
                 await target.home()
-                (conn,) = target._host._conns
+                (conn,) = target.host.connections
                 conn.direct = direct
                 task = asyncio.ensure_future(collect(target, step(script, cwd=remote_dir, env={"API_KEY": secret})))
                 seen: list[list[str]] = []
