@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workflow_runner import inputpath
-from workflow_runner.input_types import NAMED_TYPES, RESOURCE_TYPES, option_values
+from workflow_runner.inputs.types import NAMED_TYPES, RESOURCE_TYPES, option_values
 
 PREFIX = "in."
 """Form field names of inputs: ``in.<dotted path>`` (list items: ``in.items.0.name``)."""
