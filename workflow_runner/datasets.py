@@ -119,7 +119,7 @@ class DatasetStore:
         return DatasetInfo(meta["sha256"], meta["name"], meta["kind"], meta["bytes"], meta["files"], meta["created"],
                            stored, str(self.root / stored))
 
-    def _store(self, tmp: Path, sha: str, name: str) -> tuple[DatasetInfo, bool]:
+    def store_verified(self, tmp: Path, sha: str, name: str) -> tuple[DatasetInfo, bool]:
         """Extract or move the verified upload into place; (info, True if new, False if it existed)."""
         existing = self.get(sha)
         if existing is not None:
@@ -173,7 +173,7 @@ class PendingUpload:
             actual = self.hasher.hexdigest()
             if actual != self.sha:
                 raise ChecksumMismatch(f"sha256 mismatch: declared {self.sha}, received bytes hash to {actual}")
-            return self.store._store(self.tmp, self.sha, self.name)
+            return self.store.store_verified(self.tmp, self.sha, self.name)
         except ArchiveError as exc:
             raise DatasetError(f"archive refused: {exc}") from None
         finally:
