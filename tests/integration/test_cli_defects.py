@@ -84,7 +84,7 @@ def test_closed_pipe_of_runs_listing_is_quiet(wfrun, tmp_path):
     assert "Traceback" not in err and "Exception ignored" not in err, err
 
 
-SLEEPER = "jobs:\n  a:\n    steps:\n      - run: sleep 1000\n"
+SLEEPER = "jobs:\n  a:\n    steps:\n      - run: echo started; sleep 1000\n"
 
 
 def _start(tmp_path: Path, **streams) -> subprocess.Popen:
@@ -93,7 +93,9 @@ def _start(tmp_path: Path, **streams) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", str(wf), "--grace", "1", "--no-live"],
                             env=env_for(tmp_path), **streams)
     deadline = time.monotonic() + 20
-    while not list((tmp_path / "home").glob("jobs/*/*/logs/a/*.log")) and time.monotonic() < deadline:
+    # the step has started once its first line is in its log (a log file is created at its first line)
+    while not any("started" in p.read_text() for p in (tmp_path / "home").glob("jobs/*/*/logs/a/*.log")):
+        assert time.monotonic() < deadline, "the step never started"
         time.sleep(0.05)
     time.sleep(0.3)
     return proc

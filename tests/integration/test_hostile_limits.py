@@ -105,7 +105,7 @@ def test_matrix_limit_can_be_raised_and_counts_the_whole_run(tmp_path):
 def test_sigterm_with_hundreds_of_waiting_instances_is_prompt_and_clean(tmp_path):
     """Instances queued for a CPU slot are canceled at once: no 'not in deque' internal errors, no stall."""
     wf = tmp_path / "m.yaml"
-    wf.write_text(matrix_workflow(2, width=15, run="sleep 60"))
+    wf.write_text(matrix_workflow(2, width=15, run="echo go; sleep 60"))  # a log exists once a step wrote
     env = {**os.environ, "WFRUN_HOME": str(tmp_path / "home"), "WFRUN_CONFIG": str(tmp_path / "none.yaml")}
     proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", str(wf), "--no-live", "--cpus", "2"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
