@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from workflow_runner.engine.events import JobChanged, RunFinished, StepFinished, StepStarted
-from workflow_runner.engine.scheduler import RunEngine, RunOptions, Shared
+from workflow_runner.engine.runstate import RunOptions, Shared
+from workflow_runner.engine.scheduler import RunEngine
 from workflow_runner.graph import make_plan
 from workflow_runner.inputs import Sources, resolve
 from workflow_runner.state.rundir import RunDir

@@ -87,3 +87,9 @@ def jobs_with_prefix(prefix: str) -> list[str]:
     out = subprocess.run(["sacct", "-X", "-n", "-P", "-S", "now-1hours", "-o", "JobID,JobName%80"], capture_output=True,
                          text=True).stdout
     return [line.split("|")[0] for line in out.splitlines() if "|" in line and line.split("|")[1].startswith(prefix)]
+
+
+def run_cli(env: Mapping[str, str], *args: object, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``wfrun ARGS`` with exactly the environment ``env`` (see :func:`wfrun_env`): the completed process."""
+    return subprocess.run([sys.executable, "-m", "workflow_runner", *map(str, args)], env=dict(env), capture_output=True,
+                          text=True, timeout=timeout)

@@ -32,7 +32,10 @@ from pathlib import Path
 from typing import Any
 
 from workflow_runner.errors import InputError, Location
-from workflow_runner.safe_extract import ArchiveError, ExtractLimits, archive_kind, extract
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # tarfile, zipfile, lzma…: loaded when a dataset is stored, not at every run's start
+    from workflow_runner.safe_extract import ExtractLimits
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 REF_PREFIX = "dataset:"
@@ -88,6 +91,8 @@ class DatasetStore:
     """The datasets folder of one wfrun home."""
 
     def __init__(self, home: Path, *, limits: ExtractLimits | None = None, max_upload: int = 100 << 30) -> None:
+        from workflow_runner.safe_extract import ExtractLimits
+
         self.root = Path(home) / "datasets"
         self.limits = limits or ExtractLimits()
         self.max_upload = max_upload
@@ -121,6 +126,8 @@ class DatasetStore:
 
     def store_verified(self, tmp: Path, sha: str, name: str) -> tuple[DatasetInfo, bool]:
         """Extract or move the verified upload into place; (info, True if new, False if it existed)."""
+        from workflow_runner.safe_extract import archive_kind, extract
+
         existing = self.get(sha)
         if existing is not None:
             return existing, False
@@ -168,6 +175,8 @@ class PendingUpload:
 
     def commit(self) -> tuple[DatasetInfo, bool]:
         """Verify the digest, then store; (info, created). Nothing is kept on any error."""
+        from workflow_runner.safe_extract import ArchiveError
+
         try:
             self.out.close()
             actual = self.hasher.hexdigest()

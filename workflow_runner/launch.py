@@ -191,7 +191,8 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
     from workflow_runner.engine.durations import parse_duration
     from workflow_runner.actions.registry import default_actions
     from workflow_runner.engine.record import StoreRecorder
-    from workflow_runner.engine.scheduler import RunEngine, RunOptions, Shared
+    from workflow_runner.engine.runstate import RunOptions, Shared
+    from workflow_runner.engine.scheduler import RunEngine
     from workflow_runner.state.recordfile import warn_once
     from workflow_runner.state.storefaults import StoreIdentity, explain
     from workflow_runner.expressions import Context
@@ -331,7 +332,7 @@ def _fast_child_watcher(loop: asyncio.AbstractEventLoop) -> None:
 
 def load_prior(store: Any, run: int) -> Any:
     """What the store says the previous session of ``run`` finished."""
-    from workflow_runner.engine.scheduler import Prior
+    from workflow_runner.engine.runstate import Prior
 
     prior = Prior()
     for job in store.jobs(run):

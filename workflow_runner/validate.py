@@ -17,10 +17,10 @@ from workflow_runner.uses import resolve as uses_resolve
 from workflow_runner.dialect_notes import bare_word_notes
 from workflow_runner.errors import ErrorGroup, SchemaError, UsesError, WorkflowError, did_you_mean, raise_all
 from workflow_runner.expressions import (
-    ExpressionError, Template, compile_condition, compile_string, contains_expression, walk_templates,
+    ExpressionError, Template, compile_condition, compile_string, contains_expression,
 )
 from workflow_runner.loader import YList, YMap, load_file
-from workflow_runner.model import Job, Workflow, job_templates, workflow_templates
+from workflow_runner.model import Workflow, job_templates, workflow_templates
 
 
 @dataclass

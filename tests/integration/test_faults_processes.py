@@ -15,16 +15,13 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import run_cli as wfrun
+from helpers import wfrun_env
 
 
 @pytest.fixture
 def env(tmp_path):
-    return {**os.environ, "WFRUN_HOME": str(tmp_path / "home"), "WFRUN_CONFIG": str(tmp_path / "none")}
-
-
-def wfrun(env, *args, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "workflow_runner", *map(str, args)], env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return wfrun_env(tmp_path)
 
 
 def start(env, *args) -> subprocess.Popen:

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from helpers import run_cli as wfrun
+from helpers import wfrun_env
 
 from ssh_env import ssh_env  # noqa: F401  (fixture)
 
 
 @pytest.fixture
 def env(tmp_path):
-    return {**os.environ, "WFRUN_HOME": str(tmp_path / "home"), "WFRUN_CONFIG": str(tmp_path / "none")}
-
-
-def wfrun(env, *args, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "workflow_runner", *map(str, args)], env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return wfrun_env(tmp_path)
 
 
 def free_port() -> int:

@@ -10,22 +10,18 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import run_cli as wfrun
+from helpers import wfrun_env
 
 RUN_COMMANDS = (("runs",), ("status", "1"), ("logs", "1"), ("cancel", "1"), ("resume", "1"))
 
 
 @pytest.fixture
 def env(tmp_path):
-    return {**os.environ, "WFRUN_HOME": str(tmp_path / "home"), "WFRUN_CONFIG": str(tmp_path / "none")}
-
-
-def wfrun(env, *args, timeout=120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "workflow_runner", *map(str, args)], env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return wfrun_env(tmp_path)
 
 
 def one_line_error(proc: subprocess.CompletedProcess, *expected: str) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 from workflow_runner.engine import status as st
 from workflow_runner.engine.events import JobChanged, RunFinished, RunStarted, masked
 from workflow_runner.engine.job import JobRun
-from workflow_runner.engine.runstate import JobResult, Prior, RunOptions, RunOutcome, Shared  # noqa: F401 (launch imports them here)
+from workflow_runner.engine.runstate import JobResult, Prior, RunOutcome, Shared
 from workflow_runner.graph import JobInstance, Plan, make_plan
 from workflow_runner.inputs import ResolvedInputs
 from workflow_runner.state.rundir import RunDir
