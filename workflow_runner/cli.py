@@ -314,7 +314,6 @@ def cmd_actions(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from workflow_runner import inputs as im
     from workflow_runner import launch
-    from workflow_runner.uses import github
     from workflow_runner.state.recovery import claim_run_dir, continue_numbering
     from workflow_runner.state.rundir import RunDir
     from workflow_runner.state.store import RunStore
@@ -338,7 +337,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             run = launch.new_run(store, wf, resolved, ["run", *args.raw_argv])
             run_dir = claim_run_dir(wf.name, run, store.path.parent)
             store.set_run_dir(run, str(run_dir.root))
-            github.record_pins(run_dir.root)
+            launch.record_pins(run_dir.root)
             if args.detach:
                 child_argv = [a for a in args.raw_argv if a not in ("--detach", "-d")]
                 piped = im.read_stdin_once() if args.inputs == "-" else None

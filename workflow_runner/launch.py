@@ -77,9 +77,12 @@ def fetched(args: Any, path: str, run_dir: Path | None = None) -> Any:
     Fetching comes first so that ``with:`` is checked against the fetched files;
     ``run_dir`` holds an earlier process's pins (a detached run, a resumed one).
     """
+    from workflow_runner.validate import load_workflow
+
+    if run_dir is None and not may_fetch(load_workflow(path)):
+        return checked(path)  # nothing can reach git: no git machinery to load (start-up of every run)
     from workflow_runner.actions.prefetch import prefetch
     from workflow_runner.uses import github
-    from workflow_runner.validate import load_workflow
 
     github.set_offline(args.offline)
     if run_dir is not None:
@@ -88,6 +91,20 @@ def fetched(args: Any, path: str, run_dir: Path | None = None) -> Any:
     if run_dir is not None:
         github.record_pins(run_dir)  # and pins made later in the run (checkout) go there too
     return checked(path)
+
+
+def may_fetch(wf: Any) -> bool:
+    """Whether a run of ``wf`` can reach git: any ``uses:`` but the built-in job_runner (a ``github/`` ref,
+    a checkout, a called workflow or marketplace action that may use either)."""
+    return any(step.uses and not str(step.uses).startswith("marketplace/job_runner/")
+               for job in wf.jobs.values() for step in job.steps)
+
+
+def record_pins(run_dir: Path) -> None:
+    """Where this run's github/… pins go (``uses.json``), if it fetched anything at all."""
+    github = sys.modules.get("workflow_runner.uses.github")
+    if github is not None:
+        github.record_pins(run_dir)
 
 
 def resource_pool(opts: LaunchOptions) -> Any:
