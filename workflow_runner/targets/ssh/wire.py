@@ -52,10 +52,12 @@ MARK = b"@@wfrun "
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-def bootstrap(command: StepCommand) -> str:
-    """The bash program that runs ``command`` remotely and reports on fd 3 (see module doc)."""
+def step_setup(command: StepCommand) -> tuple[list[str], str]:
+    """What the per-channel bootstrap and the agent both do before a step: export its env,
+    make and enter its cwd (``C`` on fd 3 if that fails), and the shell command line to exec
+    (prefixed with ``env`` for names bash cannot export, so they still reach the script)."""
     q = shlex.quote
-    lines = ["exec 3>&2 2>&1 4<&0 </dev/null"]
+    lines = []
     env_ok = [f"{k}={q(v)}" for k, v in command.env.items() if _NAME.match(k)]
     env_odd = [q(f"{k}={v}") for k, v in command.env.items() if not _NAME.match(k)]
     if env_ok:
@@ -66,8 +68,16 @@ def bootstrap(command: StepCommand) -> str:
     lines.append(f"{{ {exists}; }} || mkdir -p -- {' '.join(q(d) for d in dirs)} || {fail}")
     lines.append(f"cd -- {q(command.cwd)} || {fail}")
     shell = " ".join(q(a) for a in command.shell)
-    if env_odd:  # names bash cannot export still reach the script's environment
+    if env_odd:
         shell = "env " + " ".join(env_odd) + " " + shell
+    return lines, shell
+
+
+def bootstrap(command: StepCommand) -> str:
+    """The bash program that runs ``command`` remotely and reports on fd 3 (see module doc)."""
+    q = shlex.quote
+    setup, shell = step_setup(command)
+    lines = ["exec 3>&2 2>&1 4<&0 </dev/null", *setup]
     lines.append(f"s={q(command.script)}")
     grace = max(1, int(command.grace + 0.999))
     lines += [
@@ -151,19 +161,8 @@ def request(command: StepCommand, nonce: str) -> bytes:
     ``E <nonce>``; on fd 1, :func:`end_marker`.
     """
     q = shlex.quote
-    inner = ["exec 2>&1"]
-    env_ok = [f"{k}={q(v)}" for k, v in command.env.items() if _NAME.match(k)]
-    env_odd = [q(f"{k}={v}") for k, v in command.env.items() if not _NAME.match(k)]
-    if env_ok:
-        inner.append("export " + " ".join(env_ok))
-    fail = "{ printf '@@wfrun C\\n' >&3; exit 1; }"
-    dirs = list(dict.fromkeys(d for d in (command.cwd, posixpath.dirname(command.outputs_file)) if d))
-    exists = " && ".join(f"[ -d {q(d)} ]" for d in dirs)
-    inner.append(f"{{ {exists}; }} || mkdir -p -- {' '.join(q(d) for d in dirs)} || {fail}")
-    inner.append(f"cd -- {q(command.cwd)} || {fail}")
-    shell = " ".join(q(a) for a in command.shell)
-    if env_odd:
-        shell = "env " + " ".join(env_odd) + " " + shell
+    setup, shell = step_setup(command)
+    inner = ["exec 2>&1", *setup]
     inner.append(f'exec 3>&- 4<&-; exec {shell} -c {q(read_script(5))} bash 5<<<"$t"')
     grace = max(1, int(command.grace + 0.999))
     body = "\n".join([
