@@ -145,10 +145,11 @@ class _MessageReporter(TraceReporter):
 
 def run_workflow(yaml_text: str, *, fakes: dict[str, Fake] | None = None, actions: Any = None,
                  inputs: dict[str, Any] | None = None, cancel_after: float | None = None,
-                 max_parallel: int = 2, files: dict[str, str] | None = None) -> Trace:
+                 max_parallel: int = 2, files: dict[str, str] | None = None, pool: Any = None) -> Trace:
     """Validate ``yaml_text`` like ``wfrun run`` does, run it on fake targets, return its trace.
 
     ``files``: more workflow files next to it (``uses: workflow/<name>`` finds ``<name>.yaml``).
+    ``pool``: an engine.resources.ResourcePool the local steps hold (None: no resource accounting).
     """
     events: list[tuple] = []
     messages: dict[tuple[str, str], str | None] = {}
@@ -164,7 +165,7 @@ def run_workflow(yaml_text: str, *, fakes: dict[str, Fake] | None = None, action
         async def main() -> Any:
             shared = Shared(reporter=_MessageReporter(events, messages), targets=FakeTargets(fakes or {}, events),
                             options=RunOptions(max_parallel=max_parallel, grace=0.05, cleanup_timeout=5.0),
-                            local_slots=asyncio.Semaphore(max_parallel), secrets=list(resolved.secrets), actions=actions)
+                            local_slots=asyncio.Semaphore(max_parallel), secrets=list(resolved.secrets), actions=actions, pool=pool)
             engine = RunEngine(plan, resolved, RunDir(Path(tmp) / "run", 1, wf.name), shared, run_id="1")
             (Path(tmp) / "run").mkdir()
             if cancel_after is not None:

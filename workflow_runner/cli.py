@@ -122,7 +122,8 @@ def _run_options(run: argparse.ArgumentParser) -> None:
                      help="at most N local step processes at once (default: number of CPUs)")
     run.add_argument("--cpus", type=float, metavar="N", help="CPUs this machine offers to jobs' resources: (default: detected)")
     run.add_argument("--memory", metavar="SIZE", help="memory offered to jobs' resources:, e.g. 16G (default: detected)")
-    run.add_argument("--gpus", type=int, metavar="N", help="GPUs offered to jobs' resources: (default: detected)")
+    run.add_argument("--gpus", metavar="N|IDS", help="GPUs offered to jobs' resources:, a count (2) or ids (0,1,3; one id: 3,); "
+                     "each local job sees only its own in CUDA_VISIBLE_DEVICES (default: detected)")
     run.add_argument("--grace", type=float, default=10.0, metavar="SECONDS",
                      help="on cancel, wait this long after SIGTERM before SIGKILL (default 10; a second Ctrl-C cuts it short)")
     out = run.add_mutually_exclusive_group()

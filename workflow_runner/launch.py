@@ -41,7 +41,8 @@ class LaunchOptions:
     insecure_no_host_key_check: bool = False
     cpus: float | None = None
     memory: str | None = None
-    gpus: int | None = None
+    gpus: str | None = None
+    """--gpus: a count or GPU ids (engine/gpus.py)."""
 
 
 def options_from(args: Any, user: Any) -> LaunchOptions:
@@ -108,6 +109,7 @@ def record_pins(run_dir: Path) -> None:
 
 
 def resource_pool(opts: LaunchOptions) -> Any:
+    from workflow_runner.engine import gpus
     from workflow_runner.engine.resources import Request, ResourcePool, detect, parse_memory
 
     found = detect()
@@ -115,7 +117,8 @@ def resource_pool(opts: LaunchOptions) -> Any:
         memory = parse_memory(opts.memory) if opts.memory else found.memory_mb
     except ValueError as exc:
         raise WorkflowError(f"--memory: {exc}") from None
-    return ResourcePool(Request(opts.cpus or found.cpus, memory, found.gpus if opts.gpus is None else opts.gpus))
+    devices = gpus.from_option(opts.gpus, gpus.detect())
+    return ResourcePool(Request(opts.cpus or found.cpus, memory, len(devices.ids)), devices)
 
 
 def check_resources(plan: Any, inputs: dict, pool: Any) -> list[WorkflowError]:

@@ -37,14 +37,17 @@ async def run_script(job: Any, script: str, place: Placement, env: Mapping[str, 
     )
     if place.local:
         request = job.request()
+        held: tuple[str, ...] = ()
         if shared.pool is not None:
-            await shared.pool.acquire(request)
+            held = await shared.pool.acquire(request)
+            for name, value in shared.pool.device_env(held).items():  # its own GPUs, none if it asked for none;
+                command.env.setdefault(name, value)  # a workflow's own env: value of the variable wins
         try:
             async with shared.local_slots:
                 result = await place.target.run(command, log.line)
         finally:
             if shared.pool is not None:
-                await asyncio.shield(shared.pool.release(request))
+                await asyncio.shield(shared.pool.release(request, held))
     else:
         result = await place.target.run(command, log.line)
     outputs = parse_outputs(result.outputs_text)

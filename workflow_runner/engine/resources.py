@@ -14,12 +14,11 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
-import subprocess
-from collections import deque
-from dataclasses import dataclass
+from collections import Counter, deque
+from dataclasses import dataclass, field
 from typing import Any
 
+from workflow_runner.engine.gpus import Gpus, visibility
 from workflow_runner.errors import WorkflowError
 
 _MEM = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(?:i?B)?\s*$", re.I)
@@ -54,6 +53,7 @@ def parse_memory(value: Any) -> float:
 
 
 def detect() -> Request:
+    """CPUs and memory of this machine (GPUs: engine/gpus.py, by id)."""
     cpus = float(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
     memory = 0.0
     try:
@@ -64,34 +64,45 @@ def detect() -> Request:
                     break
     except OSError:
         pass
-    return Request(cpus, memory, _gpus())
+    return Request(cpus, memory, 0)
 
 
-def _gpus() -> int:
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is not None:
-        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
-    if shutil.which("nvidia-smi"):
-        try:
-            out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=5).stdout
-            return sum(1 for line in out.splitlines() if line.startswith("GPU "))
-        except (OSError, subprocess.SubprocessError):
-            return 0
-    return 0
+DIMS = ("cpus", "memory_mb", "gpus")
+
+
+@dataclass(eq=False)
+class _Waiter:
+    request: Request
+    future: asyncio.Future
+    uses: frozenset[str]
+    """The resources it takes (every request takes CPUs)."""
+    short: set[str] = field(default_factory=set)
+    """Every resource it has been short of while waiting: later waiters may not take any of these."""
 
 
 class ResourcePool:
-    """Counting pool over three resources, first come first served.
+    """The machine's CPUs, memory and GPUs (by id), handed to local step processes with backfill.
 
-    Waiters queue in order and are woken only when they fit, so a release costs
-    O(woken) — not a wake-up of every one of 10,000 waiting jobs — and a large
-    request is not starved by a stream of small ones.
+    The order rule (README "Resources"): waiters are considered in arrival order; one
+    that fits starts, even ahead of an earlier waiter that does not fit (backfill), but
+    only if it takes none of the resources any earlier waiter has been short of while
+    waiting. Since every job takes CPUs, a job waiting for CPUs is never overtaken; a
+    job waiting for a GPU (or memory) is overtaken only by jobs that need none of it.
+    Why nothing starves: what a waiter has been short of only grows (three resources at
+    most), and nothing behind it may take any of that, so its use only falls as running
+    processes end. When its GPU frees it waits at most for CPUs that processes already
+    running hold — never for jobs that arrive later. The scan stops as soon as no later
+    waiter could start, so a release costs O(waiters it looks at), not O(queue).
     """
 
-    def __init__(self, capacity: Request) -> None:
-        self.capacity = capacity
+    def __init__(self, capacity: Request, gpus: Gpus | None = None) -> None:
+        self.gpus = gpus if gpus is not None else Gpus(tuple(str(i) for i in range(capacity.gpus)))
+        self.capacity = Request(capacity.cpus, capacity.memory_mb, len(self.gpus.ids))
         self.used = Request(0, 0, 0)
-        self.waiters: deque[tuple[Request, asyncio.Future]] = deque()
+        self.free_ids: list[str] = list(self.gpus.ids)
+        self.waiters: deque[_Waiter] = deque()
+        self.pending: Counter[frozenset[str]] = Counter()
+        """Live waiters by what they use: the scan stops when none left could start."""
         self.peak_cpus = 0.0
 
     def check(self, request: Request, what: str) -> None:
@@ -102,50 +113,73 @@ class ResourcePool:
                 "(override the detected capacity with --cpus/--memory/--gpus)"
             )
 
-    def _fits(self, r: Request) -> bool:
-        u, c = self.used, self.capacity
-        return u.cpus + r.cpus <= c.cpus and u.memory_mb + r.memory_mb <= c.memory_mb and u.gpus + r.gpus <= c.gpus
+    def device_env(self, held: tuple[str, ...]) -> dict[str, str]:
+        """The GPU visibility variables of a process that holds ``held`` (engine/gpus.py)."""
+        return visibility(self.gpus, held)
 
-    def _take(self, r: Request) -> None:
+    def _short(self, r: Request) -> set[str]:
+        u, c = self.used, self.capacity
+        return {d for d in DIMS if getattr(u, d) + getattr(r, d) > getattr(c, d)}
+
+    def _take(self, r: Request) -> tuple[str, ...]:
         u = self.used
         self.used = Request(u.cpus + r.cpus, u.memory_mb + r.memory_mb, u.gpus + r.gpus)
         self.peak_cpus = max(self.peak_cpus, self.used.cpus)
+        held, self.free_ids = tuple(self.free_ids[:r.gpus]), self.free_ids[r.gpus:]
+        return held
 
-    async def acquire(self, r: Request) -> None:
-        if not self.waiters and self._fits(r):
-            self._take(r)
-            return
-        future = asyncio.get_running_loop().create_future()
-        self.waiters.append((r, future))
+    async def acquire(self, r: Request) -> tuple[str, ...]:
+        """Wait until ``r`` may start; the GPU ids it holds (give them back with :meth:`release`)."""
+        if not self.pending and not self._short(r):
+            return self._take(r)
+        uses = frozenset(d for d in DIMS if getattr(r, d) > 0) | {"cpus"}
+        waiter = _Waiter(r, asyncio.get_running_loop().create_future(), uses)
+        self.waiters.append(waiter)
+        self.pending[uses] += 1
+        self._wake()
         try:
-            await future
+            return await waiter.future
         except asyncio.CancelledError:
-            if future.done() and not future.cancelled():
-                await self.release(r)  # granted while being cancelled: give it back
+            if waiter.future.done() and not waiter.future.cancelled():
+                await self.release(r, waiter.future.result())  # granted while being cancelled: give it back
             else:
-                # Left in the queue, dropped by _wake when it reaches the head: removing it
-                # here cost O(waiters) per cancel (quadratic for 10,000 canceled jobs) and
-                # failed when another cancel's _wake had already dropped it.
-                future.cancel()
+                # Dropped by the next scan that reaches it (removing it here cost O(waiters) per cancel).
+                waiter.future.cancel()
+                self._count_out(uses)
                 self._wake()
             raise
 
-    async def release(self, r: Request) -> None:
+    async def release(self, r: Request, held: tuple[str, ...] = ()) -> None:
         u = self.used
         self.used = Request(u.cpus - r.cpus, u.memory_mb - r.memory_mb, u.gpus - r.gpus)
+        self.free_ids = sorted([*self.free_ids, *held], key=self.gpus.ids.index)
         self._wake()
 
+    def _count_out(self, uses: frozenset[str]) -> None:
+        self.pending[uses] -= 1
+        if self.pending[uses] <= 0:
+            del self.pending[uses]
+
     def _wake(self) -> None:
+        kept: list[_Waiter] = []
+        blocked: set[str] = set()
+        left = Counter(self.pending)
         while self.waiters:
-            r, future = self.waiters[0]
-            if future.done():
-                self.waiters.popleft()
-                continue
-            if not self._fits(r):
-                return
-            self.waiters.popleft()
-            self._take(r)
-            future.set_result(None)
+            w = self.waiters.popleft()
+            if w.future.done():
+                continue  # canceled (counted out then)
+            left[w.uses] -= 1
+            short = self._short(w.request)
+            if not short and not (w.uses & blocked):
+                self._count_out(w.uses)
+                w.future.set_result(self._take(w.request))
+            else:
+                w.short |= short
+                blocked |= w.short
+                kept.append(w)
+            if not any(n > 0 and not (uses & blocked) for uses, n in left.items()):
+                break
+        self.waiters.extendleft(reversed(kept))
 
 
 def request_of(values: dict[str, Any] | None, what: str) -> Request:
