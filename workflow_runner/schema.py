@@ -154,6 +154,9 @@ def _translate(err: Any, tree: Any) -> SchemaError:
         choices = ", ".join(str(c) for c in err.validator_value)
         hint = did_you_mean(str(err.instance), err.validator_value)
         return SchemaError(f"'{name}' must be one of: {choices}; got '{err.instance}'{hint}", location=loc)
+    if validator == "pattern" and err.schema.get("title") == "Duration":
+        return SchemaError(f"'{name}': '{err.instance}' is not a duration (use 30s, 5m, 1h30m, HH:MM:SS, D-HH:MM:SS, "
+                           "ISO 8601 like PT4H, or an expression)", location=loc)
     if validator == "pattern":
         return SchemaError(f"'{name}' has an invalid value '{err.instance}' (must match {err.validator_value})", location=loc)
     if validator == "propertyNames":

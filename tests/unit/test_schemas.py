@@ -250,6 +250,9 @@ VALID_WORKFLOWS = {
               - {run: echo, timeout: '30:00'}
               - {run: echo, timeout: 1.5h}
               - {run: echo, timeout: '${{ inputs.limit }}'}
+              - {run: echo, timeout: PT4H}
+              - {run: echo, timeout: P1DT2H, retry: {interval: PT30S, timeout: PT1H30M15S}}
+              - {run: echo, timeout: P2W, termination: {signal: TERM, before: PT0.5M}}
     """,
     "matrix with include, exclude, and expression axes": """
         jobs:

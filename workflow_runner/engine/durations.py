@@ -1,12 +1,22 @@
-"""Durations as users write them: 30, '30s', '5m', '1h30m', '2d', '01:00:00', '90.5'."""
+"""Durations as users write them: 30, '30s', '5m', '1h30m', '2d', '01:00:00', '1-12:00:00', '90.5',
+and ISO 8601 as torc writes them: 'PT4H', 'PT30M', 'P1DT2H', 'PT1H30M15S', 'P2W'.
+
+ISO years and months are refused: they have no fixed length in seconds.
+"""
 
 from __future__ import annotations
 
+import math
 import re
 
 _PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|sec|secs|m|min|mins|h|hr|hrs|d)?", re.I)
 _UNIT = {None: 1, "ms": 0.001, "s": 1, "sec": 1, "secs": 1, "m": 60, "min": 60, "mins": 60,
          "h": 3600, "hr": 3600, "hrs": 3600, "d": 86400}
+_NUM = r"(\d+(?:[.,]\d+)?)"
+_ISO = re.compile(rf"^P(?:{_NUM}Y)?(?:{_NUM}M)?(?:{_NUM}W)?(?:{_NUM}D)?(?:T(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?$", re.I)
+_ISO_SECONDS = (None, None, 7 * 86400, 86400, 3600, 60, 1)
+_HINT = "use 30s, 5m, 1h30m, HH:MM:SS, D-HH:MM:SS or ISO 8601 like PT4H"
+_CLOCK = re.compile(r"^(?:(\d+)-)?(\d+)(?::(\d{1,2}))?(?::(\d{1,2}))?$")
 
 
 def parse_duration(value: object) -> float | None:
@@ -18,20 +28,51 @@ def parse_duration(value: object) -> float | None:
     if isinstance(value, (int, float)):
         return float(value) if value > 0 else None
     text = str(value).strip()
+    if text[:1] in ("P", "p"):
+        return iso_seconds(text) or None
     if ":" in text:
-        parts = text.split(":")
-        if len(parts) > 3 or not all(p.strip().isdigit() for p in parts):
-            raise ValueError(f"'{text}' is not a duration (use 30s, 5m, 1h30m or HH:MM:SS)")
-        seconds = 0
-        for p in parts:
-            seconds = seconds * 60 + int(p)
-        return float(seconds) or None
+        return _clock(text) or None
     pos, total = 0, 0.0
     compact = text.replace(" ", "")
     while pos < len(compact):
         match = _PART.match(compact, pos)
         if not match or match.end() == pos:
-            raise ValueError(f"'{text}' is not a duration (use 30s, 5m, 1h30m or HH:MM:SS)")
+            raise ValueError(f"'{text}' is not a duration ({_HINT})")
         total += float(match.group(1)) * _UNIT[(match.group(2) or "").lower() or None]
         pos = match.end()
     return total or None
+
+
+def _clock(text: str) -> float:
+    """MM:SS, HH:MM:SS, D-HH:MM:SS (SLURM's forms; ``D-HH`` needs a colon part to be read here)."""
+    match = _CLOCK.match(text.replace(" ", ""))
+    if not match:
+        raise ValueError(f"'{text}' is not a duration ({_HINT})")
+    days, *clock = match.groups()
+    parts = [int(p) for p in clock if p is not None]
+    seconds = 0
+    for p in parts:
+        seconds = seconds * 60 + p
+    if len(parts) == 2 and days is not None:  # D-HH:MM
+        seconds *= 60
+    return float(seconds + int(days or 0) * 86400)
+
+
+def iso_seconds(text: str) -> float:
+    """Seconds of an ISO 8601 duration (``PT4H``, ``P1DT2H``, ``PT1H30M15S``, ``P2W``); ValueError otherwise."""
+    match = _ISO.match(text.strip())
+    if not match or text.strip().upper() in ("P", "PT") or text.strip().upper().endswith("T"):
+        raise ValueError(f"'{text}' is not a duration ({_HINT})")
+    groups = match.groups()
+    if groups[0] is not None or groups[1] is not None:
+        raise ValueError(f"'{text}': ISO years and months have no fixed length; write days or weeks (e.g. P30D)")
+    return sum(float(g.replace(",", ".")) * unit for g, unit in zip(groups[2:], _ISO_SECONDS[2:]) if g is not None)
+
+
+def clock(seconds: float, *, days: bool) -> str:
+    """``[D-]HH:MM:SS`` (rounded up to a whole second), as SLURM's --time (``days``) or PBS walltime take it."""
+    total = math.ceil(seconds)
+    d, rest = divmod(total, 86400) if days else (0, total)
+    h, rest = divmod(rest, 3600)
+    m, s = divmod(rest, 60)
+    return (f"{d}-" if d else "") + f"{h:02d}:{m:02d}:{s:02d}"

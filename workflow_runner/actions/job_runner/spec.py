@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workflow_runner.engine.context import as_text
+from workflow_runner.engine.durations import clock, iso_seconds
 from workflow_runner.errors import InputError, Location
 
 SLURM_FIELDS = {
@@ -138,6 +139,8 @@ def _fields(group: str, table: dict[str, tuple[str, str]], given: dict[str, Any]
         if _empty(value):
             continue
         text = as_text(value).strip()
+        if option in ("--time", "-l walltime=") and text[:1] in ("P", "p"):
+            text = _iso_clock(text, f"{group}.{name}", days=option == "--time", where=where)
         if not re.fullmatch(pattern, text):
             raise InputError(
                 f"job_runner: {group}.{name} has an invalid value {text!r} "
@@ -146,6 +149,14 @@ def _fields(group: str, table: dict[str, tuple[str, str]], given: dict[str, Any]
             )
         out[option] = text
     return out
+
+
+def _iso_clock(text: str, what: str, *, days: bool, where: Location | None) -> str:
+    """An ISO 8601 duration (``PT4H``, as torc writes it) as the scheduler's clock: SLURM ``D-HH:MM:SS``, PBS ``HH:MM:SS``."""
+    try:
+        return clock(iso_seconds(text), days=days)
+    except ValueError as exc:
+        raise InputError(f"job_runner: {what}: {exc}", location=where) from None
 
 
 def _directives(mode: str, text: Any, where: Location | None) -> list[str]:
