@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from workflow_runner import graph, limits, model, schema
-from workflow_runner.uses import resolve as uses_resolve
+from workflow_runner.uses import asworkflow, resolve as uses_resolve
 from workflow_runner.dialect_notes import bare_word_notes
 from workflow_runner.errors import ErrorGroup, SchemaError, UsesError, WorkflowError, did_you_mean, raise_all
 from workflow_runner.expressions import (
@@ -158,12 +158,21 @@ def check(path: str | Path, *, deep: bool = True) -> tuple[Workflow | None, Repo
     except WorkflowError as exc:
         report.errors.append(exc)
         return None, report
+    called_by_itself = asworkflow.is_bound_action(wf)
+    if called_by_itself:  # run as it is, it would do nothing and claim success
+        try:
+            wf = asworkflow.as_workflow(wf)
+        except WorkflowError as exc:
+            report.errors.append(exc)
+            return None, report
+        report.hints.append(f"{wf.file} is an action definition: it runs as one step "
+                            f"'uses: {wf.jobs[next(iter(wf.jobs))].steps[0].uses}' with its inputs from --inputs/--set")
     report.warnings += undeclared_inputs(wf)
     notes = bare_word_notes(workflow_templates(wf))
     report.warnings += notes.warnings
     report.hints += notes.hints
     if deep:
-        check_uses(wf, report, seen=set(), chain=(wf.path.resolve(),) if wf.path else ())
+        check_uses(wf, report, seen=set(), chain=(wf.path.resolve(),) if wf.path and not called_by_itself else ())
     return wf, report
 
 
