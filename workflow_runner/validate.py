@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from workflow_runner import graph, limits, model, schema
-from workflow_runner.uses import asworkflow, resolve as uses_resolve
+from workflow_runner.uses import agents, asworkflow, resolve as uses_resolve
 from workflow_runner.dialect_notes import bare_word_notes
 from workflow_runner.errors import ErrorGroup, SchemaError, UsesError, WorkflowError, did_you_mean, raise_all
 from workflow_runner.expressions import (
@@ -231,6 +231,11 @@ def check_uses(wf: Workflow, report: Report, seen: set[Path], chain: tuple[Path,
     for job in wf.jobs.values():
         for step in job.steps:
             if not step.uses:
+                continue
+            if agents.is_agent(step):
+                error, warning = agents.validate_step(wf, job, step)
+                report.errors += [error] if error else []
+                report.warnings += [warning] if warning else []
                 continue
             loc = wf.locate(step.path + ("uses",))
             with_ = step.with_ if isinstance(step.with_, dict) else {}

@@ -22,8 +22,10 @@ VERSIONS = {"job_runner.v4": "v4.0", "job_runner.v3": "v3.5"}
 def preflight(plan: Plan, inputs: dict) -> list[WorkflowError]:
     from workflow_runner.validate import load_workflow
 
-    errors: list[WorkflowError] = []
+    from workflow_runner.uses import agents
+
     wf = plan.workflow
+    errors: list[WorkflowError] = agents.refused_runs(wf, plan.all_instances(), inputs)
     base = wf.path.parent if wf.path else Path.cwd()
     seen: set[tuple] = set()
     for inst in plan.all_instances():
