@@ -83,3 +83,17 @@ def test_a_cpu_job_backfills_while_gpu_jobs_wait(wfrun, write, tmp_path):
                + f"  small:\n    steps: [{{run: 'touch {flag}'}}]\n")
     r = wfrun(wf, "--cpus", "4", "-j", "4", "--gpus", "1")
     assert r.code == 0, r.out + r.err
+
+
+def test_a_workflows_own_env_value_wins(wfrun, write, tmp_path):
+    out = tmp_path / "seen"
+    wf = write("w.yaml", f"""
+jobs:
+  pinned:
+    resources: {{gpus: 1}}
+    env: {{CUDA_VISIBLE_DEVICES: "1"}}
+    steps: [{{run: 'echo "$CUDA_VISIBLE_DEVICES" > {out}'}}]
+""")
+    r = wfrun(wf, "--gpus", "0,1")
+    assert r.code == 0, r.out + r.err
+    assert out.read_text() == "1\n"

@@ -129,7 +129,12 @@ class ResourcePool:
         return held
 
     async def acquire(self, r: Request) -> tuple[str, ...]:
-        """Wait until ``r`` may start; the GPU ids it holds (give them back with :meth:`release`)."""
+        """Wait until ``r`` may start; the GPU ids it holds (give them back with :meth:`release`).
+
+        A request larger than the machine (known only now: ``resources:`` read a job's needs)
+        is an error, not a wait for ever that would also hold back everything behind it.
+        """
+        self.check(r, "this job")
         if not self.pending and not self._short(r):
             return self._take(r)
         uses = frozenset(d for d in DIMS if getattr(r, d) > 0) | {"cpus"}

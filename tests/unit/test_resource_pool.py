@@ -209,3 +209,13 @@ jobs:
     execs = trace.execs()
     assert execs.index("small") < execs.index("use-gpu")
     assert trace.outcome.exit_code == 0
+
+
+def test_a_request_larger_than_the_machine_known_only_at_run_time_fails_instead_of_waiting():
+    async def main():
+        p = pool(2, ("0",))
+        with pytest.raises(WorkflowError, match="asks for 1 CPU, 2 GPUs but this machine has 2 CPUs"):
+            await p.acquire(Request(1, 0, 2))
+        return await p.acquire(Request(1))  # nothing was queued behind it
+
+    assert asyncio.run(main()) == ()
