@@ -188,7 +188,7 @@ def test_canceled_waiters_are_dropped_and_unblock_the_others():
         await asyncio.sleep(0)
         await p.release(r)
         await asyncio.sleep(0)
-        return waiters[-1].done() and not waiters[-1].cancelled(), len(p.waiters), dict(p.pending)
+        return waiters[-1].done() and not waiters[-1].cancelled(), p.waiting, p.queues
 
     assert asyncio.run(main()) == (True, 0, {})
 
@@ -219,3 +219,53 @@ def test_a_request_larger_than_the_machine_known_only_at_run_time_fails_instead_
         return await p.acquire(Request(1))  # nothing was queued behind it
 
     assert asyncio.run(main()) == ()
+
+
+def test_jobs_of_one_kind_keep_their_order():
+    async def main():
+        p = pool(4, ("0",))
+        held = await p.acquire(Request(1, 0, 1))
+        first = await started(p, Request(1, 0, 1))
+        second = await started(p, Request(1, 0, 1))
+        await p.release(Request(1, 0, 1), held)
+        await asyncio.sleep(0)
+        return first.done(), second.done()
+
+    assert asyncio.run(main()) == (True, False)
+
+
+def test_random_arrivals_never_oversubscribe_share_ids_or_strand_a_waiter():
+    """Randomized (fixed seed): mixed requests arrive and finish; invariants hold after every event and
+    every job starts in the end."""
+    import random
+
+    rng = random.Random(1312)
+
+    async def main():
+        p = pool(4, ("0", "1", "2"), memory=1000)
+        holding: dict[str, int] = {}
+        started_jobs = 0
+
+        async def job(r: Request) -> None:
+            nonlocal started_jobs
+            held = await p.acquire(r)
+            started_jobs += 1
+            u = p.used
+            assert u.cpus <= 4 and u.memory_mb <= 1000 and u.gpus <= 3
+            for gpu in held:
+                assert gpu not in holding
+                holding[gpu] = 1
+            for _ in range(rng.randint(0, 3)):
+                await asyncio.sleep(0)
+            for gpu in held:
+                del holding[gpu]
+            await p.release(r, held)
+
+        requests = [Request(rng.choice([0.5, 1, 2, 4]), rng.choice([0, 0, 300, 900]), rng.choice([0, 0, 1, 2, 3]))
+                    for _ in range(2000)]
+        await asyncio.gather(*(job(r) for r in requests))
+        return started_jobs, p.used, p.waiting, sorted(p.free_ids)
+
+    count, used, waiting, free = asyncio.run(main())
+    assert count == 2000 and waiting == 0 and free == ["0", "1", "2"]
+    assert used.cpus == 0 and used.memory_mb == 0 and used.gpus == 0

@@ -12,9 +12,10 @@ an error before anything runs. Capacity is detected and can be overridden
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import re
-from collections import Counter, deque
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,10 +75,15 @@ DIMS = ("cpus", "memory_mb", "gpus")
 class _Waiter:
     request: Request
     future: asyncio.Future
-    uses: frozenset[str]
-    """The resources it takes (every request takes CPUs)."""
+    seq: int
+    """Arrival order."""
     short: set[str] = field(default_factory=set)
-    """Every resource it has been short of while waiting: later waiters may not take any of these."""
+    """Every resource it has been found short of while waiting: later waiters may not take any of these."""
+
+
+def _kind(r: Request) -> frozenset[str]:
+    """The resources a request takes (every one takes CPUs): waiters of one kind keep their order among themselves."""
+    return frozenset(d for d in DIMS if getattr(r, d) > 0) | {"cpus"}
 
 
 class ResourcePool:
@@ -85,14 +91,18 @@ class ResourcePool:
 
     The order rule (README "Resources"): waiters are considered in arrival order; one
     that fits starts, even ahead of an earlier waiter that does not fit (backfill), but
-    only if it takes none of the resources any earlier waiter has been short of while
-    waiting. Since every job takes CPUs, a job waiting for CPUs is never overtaken; a
-    job waiting for a GPU (or memory) is overtaken only by jobs that need none of it.
-    Why nothing starves: what a waiter has been short of only grows (three resources at
-    most), and nothing behind it may take any of that, so its use only falls as running
-    processes end. When its GPU frees it waits at most for CPUs that processes already
-    running hold — never for jobs that arrive later. The scan stops as soon as no later
-    waiter could start, so a release costs O(waiters it looks at), not O(queue).
+    only if it takes none of the resources earlier waiters have been found short of.
+    Since every job takes CPUs, a job waiting for CPUs is never overtaken; a job waiting
+    for a GPU (or memory) is overtaken only by jobs that need none of it.
+    Why nothing starves: what the first waiter has been short of only grows (three
+    resources at most) and nothing behind it may take any of that, so its use only falls
+    as running processes end. When its GPU frees it waits at most for CPUs that
+    processes already running hold — never for jobs that arrive later.
+
+    Cost: waiters of one kind (which resources they take: four kinds) cannot overtake
+    one another — when the first of a kind cannot start, it is short of, or blocked on,
+    something every later one of that kind takes too. So a scan looks only at the head
+    of each kind's queue: O(started + 4) per release, whatever the number waiting.
     """
 
     def __init__(self, capacity: Request, gpus: Gpus | None = None) -> None:
@@ -100,9 +110,10 @@ class ResourcePool:
         self.capacity = Request(capacity.cpus, capacity.memory_mb, len(self.gpus.ids))
         self.used = Request(0, 0, 0)
         self.free_ids: list[str] = list(self.gpus.ids)
-        self.waiters: deque[_Waiter] = deque()
-        self.pending: Counter[frozenset[str]] = Counter()
-        """Live waiters by what they use: the scan stops when none left could start."""
+        self.queues: dict[frozenset[str], deque[_Waiter]] = {}
+        self.waiting = 0
+        """Live (not canceled) waiters; canceled ones are dropped when they reach the head of their queue."""
+        self._seq = itertools.count()
         self.peak_cpus = 0.0
 
     def check(self, request: Request, what: str) -> None:
@@ -135,12 +146,11 @@ class ResourcePool:
         is an error, not a wait for ever that would also hold back everything behind it.
         """
         self.check(r, "this job")
-        if not self.pending and not self._short(r):
+        if not self.waiting and not self._short(r):
             return self._take(r)
-        uses = frozenset(d for d in DIMS if getattr(r, d) > 0) | {"cpus"}
-        waiter = _Waiter(r, asyncio.get_running_loop().create_future(), uses)
-        self.waiters.append(waiter)
-        self.pending[uses] += 1
+        waiter = _Waiter(r, asyncio.get_running_loop().create_future(), next(self._seq))
+        self.queues.setdefault(_kind(r), deque()).append(waiter)
+        self.waiting += 1
         self._wake()
         try:
             return await waiter.future
@@ -148,9 +158,9 @@ class ResourcePool:
             if waiter.future.done() and not waiter.future.cancelled():
                 await self.release(r, waiter.future.result())  # granted while being cancelled: give it back
             else:
-                # Dropped by the next scan that reaches it (removing it here cost O(waiters) per cancel).
+                # Dropped when it reaches the head of its queue (removing it here cost O(waiters) per cancel).
                 waiter.future.cancel()
-                self._count_out(uses)
+                self.waiting -= 1
                 self._wake()
             raise
 
@@ -160,31 +170,33 @@ class ResourcePool:
         self.free_ids = sorted([*self.free_ids, *held], key=self.gpus.ids.index)
         self._wake()
 
-    def _count_out(self, uses: frozenset[str]) -> None:
-        self.pending[uses] -= 1
-        if self.pending[uses] <= 0:
-            del self.pending[uses]
+    @staticmethod
+    def _head(queue: deque[_Waiter]) -> _Waiter | None:
+        while queue and queue[0].future.done():
+            queue.popleft()  # canceled (counted out then)
+        return queue[0] if queue else None
 
     def _wake(self) -> None:
-        kept: list[_Waiter] = []
         blocked: set[str] = set()
-        left = Counter(self.pending)
-        while self.waiters:
-            w = self.waiters.popleft()
-            if w.future.done():
-                continue  # canceled (counted out then)
-            left[w.uses] -= 1
+        heads = {kind: w for kind, q in self.queues.items() if (w := self._head(q)) is not None}
+        while heads and "cpus" not in blocked:
+            kind, w = min(heads.items(), key=lambda item: item[1].seq)
             short = self._short(w.request)
-            if not short and not (w.uses & blocked):
-                self._count_out(w.uses)
+            if not short and not (kind & blocked):
+                self.queues[kind].popleft()
+                self.waiting -= 1
                 w.future.set_result(self._take(w.request))
+                nxt = self._head(self.queues[kind])
+                if nxt is None:
+                    del heads[kind]
+                else:
+                    heads[kind] = nxt
             else:
                 w.short |= short
                 blocked |= w.short
-                kept.append(w)
-            if not any(n > 0 and not (uses & blocked) for uses, n in left.items()):
-                break
-        self.waiters.extendleft(reversed(kept))
+                del heads[kind]
+        for kind in [k for k, q in self.queues.items() if not q]:
+            del self.queues[kind]
 
 
 def request_of(values: dict[str, Any] | None, what: str) -> Request:
