@@ -96,9 +96,12 @@ class KubectlForward:
         return self.local_port
 
     async def _spawn(self, executable: str, local_port: int) -> int:
-        proc = await asyncio.create_subprocess_exec(
-            *self.argv(executable, local_port), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, start_new_session=True)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self.argv(executable, local_port), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, start_new_session=True)
+        except OSError as exc:  # removed or not executable since it was found
+            raise SessionError(f"cannot start {executable}: {exc.strerror or exc}") from None
         self._proc = proc
         try:
             port = await asyncio.wait_for(self._forwarding_line(proc), self.start_timeout)
