@@ -89,7 +89,7 @@ def _kind(r: Request) -> frozenset[str]:
 class ResourcePool:
     """The machine's CPUs, memory and GPUs (by id), handed to local step processes with backfill.
 
-    The order rule (README "Resources"): waiters are considered in arrival order; one
+    The order rule (README, "The workflow format"): waiters are considered in arrival order; one
     that fits starts, even ahead of an earlier waiter that does not fit (backfill), but
     only if it takes none of the resources earlier waiters have been found short of.
     Since every job takes CPUs, a job waiting for CPUs is never overtaken; a job waiting
