@@ -38,6 +38,7 @@ from workflow_runner.engine.stepcall import StepCall, StepLog, StepOutcome
 from workflow_runner.errors import InputError, TargetError, WorkflowError
 from workflow_runner.state.rundir import safe_name
 from workflow_runner.targets.base import StepCommand, to_the_end
+from workflow_runner.targets.hostusers import with_user
 from workflow_runner.model import Workflow
 
 
@@ -111,7 +112,8 @@ async def _run(definition: Workflow, version: str, call: StepCall, with_values: 
     where = call.locate("with") or call.locate()
     env = {**call.env, **with_env(with_values.get("env"), where)}
     spec = resolve_spec(definition, version, with_values, where)
-    target = call.target(str(spec.resource.get("ip") or ""), None)
+    # The resource's user (the cluster's login user) unless its ip names one: user@host wins.
+    target = call.target(with_user(str(spec.resource.get("ip") or ""), spec.resource.get("user") or None), None)
     local = call.is_local(target)
     home = await target.home()
     job_dir = place.job_dir if place.target is target else call.job_dir_on(target, home)
