@@ -90,6 +90,11 @@ class BatchWatcher:
             self.loop_task = asyncio.ensure_future(self._loop())
         return future
 
+    def node_of(self, jobid: str) -> str:
+        """The node the scheduler last reported for a watched job ("" when none yet)."""
+        tracked = self.jobs.get(jobid)
+        return tracked.node if tracked is not None else ""
+
     def forget(self, jobid: str) -> None:
         self.jobs.pop(jobid, None)
 
