@@ -309,6 +309,7 @@ def _crash_point(name: str) -> None:
 def _outcome(spec: JobSpec, jobid: str, final: Final, outputs: dict) -> StepOutcome:
     outputs.update(job_state=final.state, exit_code="" if final.exit_code is None else str(final.exit_code), node=final.node)
     what = f"batch job {jobid}"
+    how = f" ({final.detail})" if final.detail else ""  # how the end was learnt, when not obvious (PBS)
     if final.tasks:
         failed = sorted((t for t, (s, c) in final.tasks.items() if s != "COMPLETED" or c not in (0, None)), key=_task_key)
         outputs["tasks"] = str(len(final.tasks))
@@ -321,12 +322,11 @@ def _outcome(spec: JobSpec, jobid: str, final: Final, outputs: dict) -> StepOutc
         return StepOutcome(st.COMPLETED, 0, outputs)
     if final.state in SLURM_GRACEFUL:
         why = "reached its time limit (TIMEOUT)" if final.state == "TIMEOUT" else "was cancelled outside wfrun (CANCELLED)"
-        return StepOutcome(st.COMPLETED, 0, outputs, f"{what} {why}; job_runner {spec.version} treats this as a graceful end")
-    if final.state == "ENDED_WITHOUT_EXIT_CODE":
-        return StepOutcome(st.FAILED, None, outputs, f"{what} ended without recording an exit code (killed by walltime, qdel or a node failure)")
+        return StepOutcome(st.COMPLETED, 0, outputs, f"{what} {why}; job_runner {spec.version} treats this as a graceful end{how}")
     code = final.exit_code
     state = final.state if final.state in SLURM_FAILURE or final.state == "FAILED" else final.state
-    return StepOutcome(st.FAILED, code if code else 1, outputs, f"{what} ended {state}" + (f" with exit code {code}" if code is not None else ""))
+    return StepOutcome(st.FAILED, code if code else 1, outputs,
+                       f"{what} ended {state}" + (f" with exit code {code}" if code is not None else "") + how)
 
 
 def _task_key(task: str) -> tuple:

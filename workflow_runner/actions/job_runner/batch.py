@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+import time
 from typing import Any
 
 from workflow_runner.actions.job_runner.pbs import PBSBackend
@@ -131,6 +132,9 @@ class BatchWatcher:
             entries = states.get(jobid, [])
             if entries:
                 tracked.last_state = entries[0][1]
+                if tracked.running_since is None and any(self.backend.is_running(s) for _, s, _ in entries):
+                    # It may have started up to one interval before this query saw it.
+                    tracked.running_since = time.monotonic() - self.interval
                 tracked.node = next((n for _, _, n in entries if n and n != "(null)"), tracked.node)
                 reason = getattr(self.backend, "reasons", {}).get(jobid)
                 shown = tracked.last_state + (f" ({reason})" if reason else "")
