@@ -344,6 +344,6 @@ def cmd_run(args: argparse.Namespace) -> int:
                 piped = im.read_stdin_once() if args.inputs == "-" else None
                 return launch.detach(["run", *child_argv], store, run, run_dir.root, piped)
         return asyncio.run(launch.execute(wf, resolved, opts, plan=plan, pool=pool, store=store, run=run,
-                                          run_dir=run_dir, org=user.org))
+                                          run_dir=run_dir, org=user.org, clusters=user.clusters))
     finally:
         store.close()

@@ -206,7 +206,7 @@ def detach(argv: list[str], store: Any, run: int, run_dir: Path, stdin_data: str
 
 
 async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, pool: Any, store: Any, run: int,
-                  run_dir: Any, org: dict, prior: Any = None) -> int:
+                  run_dir: Any, org: dict, prior: Any = None, clusters: dict | None = None) -> int:
     from workflow_runner.engine.context import evaluate
     from workflow_runner.engine.durations import parse_duration
     from workflow_runner.actions.registry import default_actions
@@ -217,6 +217,7 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
     from workflow_runner.state.storefaults import StoreIdentity, explain
     from workflow_runner.expressions import Context
     from workflow_runner.inputs import current_user
+    from workflow_runner.targets.hostusers import host_users
     from workflow_runner.targets.select import SSHOptions, Targets
     from workflow_runner.ui.console import Fanout, JsonReporter, LiveReporter, PlainReporter, RunRecorder
 
@@ -229,7 +230,8 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
     else:
         screen = PlainReporter()
     targets = Targets(SSHOptions(known_hosts=opts.known_hosts, identity_files=opts.identities,
-                                 insecure_no_host_key_check=opts.insecure_no_host_key_check))
+                                 insecure_no_host_key_check=opts.insecure_no_host_key_check),
+                      users=host_users(resolved.values, clusters))
     options = RunOptions(max_parallel=opts.max_parallel, grace=opts.grace, user=current_user(), org=org)
     secrets = run_secrets(resolved, org)
     shared = Shared(reporter=None, targets=targets, options=options, local_slots=asyncio.Semaphore(opts.max_parallel),

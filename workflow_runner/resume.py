@@ -88,6 +88,6 @@ def resume(args: argparse.Namespace) -> int:
             print(f"wfrun: resuming run {row.id}: {plural(finished, 'job')} finished before, "
                   f"{plural(len(prior.batch), 'batch job')} to re-attach", file=sys.stderr)
         return asyncio.run(launch.execute(wf, resolved, opts, plan=plan, pool=pool, store=store, run=row.id,
-                                          run_dir=run_dir, org=user.org, prior=prior))
+                                          run_dir=run_dir, org=user.org, prior=prior, clusters=user.clusters))
     finally:
         store.close()

@@ -4,11 +4,16 @@
 # Idempotent, needs root, no systemd. Installs openssh-server if missing, then
 # runs its own sshd (own config, own ed25519 host key) in the foreground in the
 # background on 127.0.0.1:${WFRUN_TEST_SSH_PORT:-2222}, key auth only, for the
-# non-root user `wfrun`. Everything lives in $STATE (default
+# non-root user `wfrun` (WFRUN_TEST_SSH_USERS: a space-separated list of users to
+# create and allow instead, the first being the main one; all log in with the same
+# client key). Everything lives in $STATE (default
 # /var/lib/wfrun-test/ssh): the client key pair, a known_hosts built from the
 # host key (no trust on first use), the log, the pid and an env file:
 #
-#   WFRUN_TEST_SSH_HOST / _PORT / _USER / _KEY / _KNOWN_HOSTS
+#   WFRUN_TEST_SSH_HOST / _PORT / _USER / _USERS / _KEY / _KNOWN_HOSTS
+#
+# Clients may send WFRUN_TEST_* variables (AcceptEnv): a test can tell which
+# route a command took (e.g. an ssh hop from the login host to a "compute node").
 #
 # `start` returns once a real key login works (bounded, log tail on failure);
 # when the server already runs it only checks the port and returns (fast).
@@ -23,7 +28,8 @@ set -euo pipefail
 STATE=${WFRUN_TEST_SSH_STATE:-/var/lib/wfrun-test/ssh}
 PORT=${WFRUN_TEST_SSH_PORT:-2222}
 HOST=127.0.0.1
-USER_NAME=wfrun
+USERS=${WFRUN_TEST_SSH_USERS:-wfrun}
+USER_NAME=${USERS%% *}
 SSHD=/usr/sbin/sshd
 CONFIG=$STATE/sshd_config
 PIDFILE=$STATE/sshd.pid
@@ -80,7 +86,13 @@ install_packages() {
     [[ -x $SSHD ]] || die "openssh-server installation did not provide $SSHD"
 }
 
+ensure_users() {
+    local name
+    for name in $USERS; do ensure_user "$name"; done
+}
+
 ensure_user() {
+    local USER_NAME=$1
     if ! id "$USER_NAME" >/dev/null 2>&1; then
         # Another set-up script (Slurm) may create it at the same moment.
         useradd -m -s /bin/bash "$USER_NAME" 2>/dev/null || id "$USER_NAME" >/dev/null \
@@ -126,7 +138,8 @@ Port $PORT
 HostKey $STATE/ssh_host_ed25519_key
 PidFile $PIDFILE
 AuthorizedKeysFile $STATE/authorized_keys
-AllowUsers $USER_NAME
+AllowUsers $USERS
+AcceptEnv WFRUN_TEST_*
 PermitRootLogin no
 PubkeyAuthentication yes
 PasswordAuthentication no
@@ -144,6 +157,7 @@ EOF
 WFRUN_TEST_SSH_HOST=$HOST
 WFRUN_TEST_SSH_PORT=$PORT
 WFRUN_TEST_SSH_USER=$USER_NAME
+WFRUN_TEST_SSH_USERS="$USERS"
 WFRUN_TEST_SSH_KEY=$STATE/id_ed25519
 WFRUN_TEST_SSH_KNOWN_HOSTS=$STATE/known_hosts
 EOF
@@ -153,14 +167,14 @@ start() {
     local pid
     if pid=$(running_pid) && port_open; then
         [[ -s $STATE/env ]] || die "sshd runs (pid $pid) but $STATE/env is missing; run: $0 restart"
-        ensure_user   # cheap; another set-up script may have (re)created or locked the user
+        ensure_users   # cheap; another set-up script may have (re)created or locked the user
         log "already running (pid $pid, port $PORT)"
         cat "$STATE/env"
         return 0
     fi
     [[ $EUID -eq 0 ]] || die "must run as root"
     install_packages
-    ensure_user
+    ensure_users
     if [[ -n ${pid:-} ]]; then stop; fi
     ensure_files
     mkdir -p /run/sshd && chmod 755 /run/sshd

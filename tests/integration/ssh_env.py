@@ -45,9 +45,10 @@ class SSHEnv:
         return SSHPool(**kwargs)
 
 
-def sshd(action: str, timeout: float = 120) -> str:
+def sshd(action: str, timeout: float = 120, env: dict[str, str] | None = None) -> str:
     proc = subprocess.run(
-        ["bash", str(SSHD_SH), action], capture_output=True, text=True, timeout=timeout
+        ["bash", str(SSHD_SH), action], capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
     if proc.returncode != 0 and action != "status":
         raise RuntimeError(f"sshd.sh {action} failed ({proc.returncode}): {proc.stderr.strip()}")
@@ -73,6 +74,20 @@ def ssh_env() -> SSHEnv:
         pytest.fail("the SSH integration tests start their own sshd and must run as root")
     sshd("start")
     return read_env()
+
+
+CLUSTER_SSHD = {"WFRUN_TEST_SSH_STATE": "/var/lib/wfrun-test/ssh-cluster", "WFRUN_TEST_SSH_PORT": "2223",
+                "WFRUN_TEST_SSH_USERS": "wfrun2 wfrun"}
+"""A second test sshd: a "cluster" whose login user is ``wfrun2`` (not the local user, not ``wfrun``)."""
+
+
+@pytest.fixture(scope="session")
+def cluster_ssh_env() -> SSHEnv:
+    """The second sshd (its own state and port; ``wfrun`` may log in too, for ``user@host`` precedence)."""
+    if os.geteuid() != 0:
+        pytest.fail("the SSH integration tests start their own sshd and must run as root")
+    sshd("start", env=CLUSTER_SSHD)
+    return read_env(Path(CLUSTER_SSHD["WFRUN_TEST_SSH_STATE"]) / "env")
 
 
 @pytest.fixture

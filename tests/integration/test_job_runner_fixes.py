@@ -19,7 +19,7 @@ Without a cluster (the pure parts, real bash where scripts run):
   which jobs it could not cancel, and does not lose a cancel that arrives while another
   is being sent — driven through a scripted target that answers squeue/sacct/scancel
   with canned lines and can act (forget a job, hold a command) while one "runs";
-- ``_cancel_submit`` when the grace runs out or the look-up fails;
+- ``cancel_submit`` when the grace runs out or the look-up fails;
 - ``Streamer.stop`` never feeds bytes the tick's read is feeding too;
 - the prepare/job scripts quote every user value, and what prepare creates is private.
 
@@ -737,10 +737,10 @@ class Log:
 
 
 def _cancel_submit_case(tmp_path, monkeypatch, submitting_coro, answer):
-    """Run _cancel_submit on a real run store; (scripts sent, notes, the batch row, the submit task)."""
-    import workflow_runner.actions.job_runner as jr
+    """Run cancel_submit on a real run store; (scripts sent, notes, the batch row, the submit task)."""
+    from workflow_runner.actions.job_runner import cancel as jr_cancel
 
-    monkeypatch.setattr(jr, "PREPARE_GRACE", 0.3)
+    monkeypatch.setattr(jr_cancel, "PREPARE_GRACE", 0.3)
     store = RunStore(tmp_path / "runs.db")
     log = Log()
     try:
@@ -753,7 +753,7 @@ def _cancel_submit_case(tmp_path, monkeypatch, submitting_coro, answer):
             submitting = asyncio.ensure_future(submitting_coro())
             await asyncio.sleep(0)
             watcher = BatchWatcher(target, SlurmBackend(), "/", 1, log.note)
-            await jr._cancel_submit(submitting, watcher, target, SlurmBackend(), "wfrun-1-j-jr", "/rd", log, None, store, bid)
+            await jr_cancel.cancel_submit(submitting, watcher, target, SlurmBackend(), "wfrun-1-j-jr", "/rd", log, None, store, bid)
             return submitting
 
         submitting = asyncio.run(main())

@@ -6,9 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workflow_runner.targets.base import Target
+from workflow_runner.targets.hostusers import LOCAL_NAMES, HostUsers
 from workflow_runner.targets.local import LocalTarget
-
-LOCAL_NAMES = {"", "localhost", "local"}
 
 
 @dataclass
@@ -22,11 +21,16 @@ class SSHOptions:
 
 
 class Targets:
-    """The run's targets: one local, and an SSH pool created on first remote use."""
+    """The run's targets: one local, and an SSH pool created on first remote use.
 
-    def __init__(self, ssh_options: SSHOptions | None = None) -> None:
+    ``users`` gives the login user of a host named without ``user@`` (the cluster's
+    ``user:``, :mod:`.hostusers`); for the jump host too.
+    """
+
+    def __init__(self, ssh_options: SSHOptions | None = None, users: HostUsers | None = None) -> None:
         self.local = LocalTarget()
         self.ssh_options = ssh_options or SSHOptions()
+        self.users = users or HostUsers()
         self._pool: Any = None
 
     def is_local(self, host: str | None) -> bool:
@@ -47,7 +51,8 @@ class Targets:
                 connections_per_host=opts.connections_per_host,
                 insecure_no_host_key_check=opts.insecure_no_host_key_check,
             )
-        return self._pool.target(str(host).strip(), jump=(str(jump).strip() or None) if jump else None)
+        via = str(jump).strip() if jump else ""
+        return self._pool.target(self.users.apply(str(host)), jump=self.users.apply(via) if via else None)
 
     async def aclose(self) -> None:
         if self._pool is not None:

@@ -27,16 +27,18 @@ from workflow_runner import inputs as inputs_mod
 from workflow_runner.actions.job_runner.batch import (
     BACKENDS, RELAUNCH_STATES, SLURM_FAILURE, SLURM_GRACEFUL, BatchWatcher, Final, look_up, run_command,
 )
+from workflow_runner.actions.job_runner.cancel import after_cancel, cancel_batch, cancel_submit, jobid_in
 from workflow_runner.actions.job_runner.spec import JobSpec, build_spec, with_env
 from workflow_runner.actions.job_runner.stream import Streamer
 from workflow_runner.bundled import job_runner_templates
 from workflow_runner.engine import status as st
 from workflow_runner.engine.context import evaluate, expand_path
 from workflow_runner.engine.durations import parse_duration
-from workflow_runner.engine.stepcall import BatchLedger, StepCall, StepLog, StepOutcome
+from workflow_runner.engine.stepcall import StepCall, StepLog, StepOutcome
 from workflow_runner.errors import InputError, TargetError, WorkflowError
 from workflow_runner.state.rundir import safe_name
 from workflow_runner.targets.base import StepCommand, to_the_end
+from workflow_runner.targets.hostusers import with_user
 from workflow_runner.model import Workflow
 
 
@@ -110,7 +112,8 @@ async def _run(definition: Workflow, version: str, call: StepCall, with_values: 
     where = call.locate("with") or call.locate()
     env = {**call.env, **with_env(with_values.get("env"), where)}
     spec = resolve_spec(definition, version, with_values, where)
-    target = call.target(str(spec.resource.get("ip") or ""), None)
+    # The resource's user (the cluster's login user) unless its ip names one: user@host wins.
+    target = call.target(with_user(str(spec.resource.get("ip") or ""), spec.resource.get("user") or None), None)
     local = call.is_local(target)
     home = await target.home()
     job_dir = place.job_dir if place.target is target else call.job_dir_on(target, home)
@@ -161,10 +164,6 @@ class Submission:
     attempt: int
 
 
-PREPARE_GRACE = 30.0
-"""Canceled while sbatch/qsub runs: how long it may go on to report the job id it submitted."""
-
-
 async def _prepare(target: Any, prepare: str, rundir: str, log: StepLog, hurry: asyncio.Event | None = None) -> tuple[int, list[str]]:
     lines: list[str] = []
 
@@ -176,10 +175,6 @@ async def _prepare(target: Any, prepare: str, rundir: str, log: StepLog, hurry: 
     command = StepCommand(script=prepare, env={}, cwd="/", outputs_file="/dev/null", grace=5.0, hurry=hurry)
     result = await target.run(command, collect)
     return result.exit_code, lines
-
-
-def _jobid_in(lines: list[str]) -> str | None:
-    return next((l.split()[1] for l in lines if l.startswith("@@wfrun-jobid ") and len(l.split()) > 1), None)
 
 
 async def _run_direct(
@@ -196,7 +191,7 @@ async def _run_direct(
     try:
         result = await target.run(command, log.line)
     except asyncio.CancelledError:
-        await asyncio.shield(_after_cancel(target, rundir, log))
+        await asyncio.shield(after_cancel(target, rundir, log))
         raise
     import socket
 
@@ -243,10 +238,10 @@ async def _submit_and_watch(
             # that nobody knows of. On cancel it gets a bounded time to finish instead.
             code, lines = await asyncio.shield(submitting)
         except asyncio.CancelledError:
-            await to_the_end(_cancel_submit(submitting, watcher, target, backend, name, rundir, log, call.hurry,
+            await to_the_end(cancel_submit(submitting, watcher, target, backend, name, rundir, log, call.hurry,
                                              store, batch_id))
             raise
-        jobid = _jobid_in(lines)
+        jobid = jobid_in(lines)
         if code != 0 or not jobid:
             # The row stays open: sbatch can fail (a timeout) after the controller took the job,
             # so a resume looks for it by name before submitting again.
@@ -272,7 +267,7 @@ async def _submit_and_watch(
     try:
         final: Final = await asyncio.shield(future)
     except asyncio.CancelledError:
-        canceled = await to_the_end(_cancel_batch(watcher, short_id, target, rundir, log))
+        canceled = await to_the_end(cancel_batch(watcher, short_id, target, rundir, log))
         if canceled and store is not None and batch_id is not None:
             # Finished for good: a resume runs the step again instead of re-attaching to the canceled job.
             store.batch_finished(batch_id, "CANCELLED", None)
@@ -314,6 +309,7 @@ def _crash_point(name: str) -> None:
 def _outcome(spec: JobSpec, jobid: str, final: Final, outputs: dict) -> StepOutcome:
     outputs.update(job_state=final.state, exit_code="" if final.exit_code is None else str(final.exit_code), node=final.node)
     what = f"batch job {jobid}"
+    how = f" ({final.detail})" if final.detail else ""  # how the end was learnt, when not obvious (PBS)
     if final.tasks:
         failed = sorted((t for t, (s, c) in final.tasks.items() if s != "COMPLETED" or c not in (0, None)), key=_task_key)
         outputs["tasks"] = str(len(final.tasks))
@@ -326,92 +322,16 @@ def _outcome(spec: JobSpec, jobid: str, final: Final, outputs: dict) -> StepOutc
         return StepOutcome(st.COMPLETED, 0, outputs)
     if final.state in SLURM_GRACEFUL:
         why = "reached its time limit (TIMEOUT)" if final.state == "TIMEOUT" else "was cancelled outside wfrun (CANCELLED)"
-        return StepOutcome(st.COMPLETED, 0, outputs, f"{what} {why}; job_runner {spec.version} treats this as a graceful end")
-    if final.state == "ENDED_WITHOUT_EXIT_CODE":
-        return StepOutcome(st.FAILED, None, outputs, f"{what} ended without recording an exit code (killed by walltime, qdel or a node failure)")
+        return StepOutcome(st.COMPLETED, 0, outputs, f"{what} {why}; job_runner {spec.version} treats this as a graceful end{how}")
     code = final.exit_code
     state = final.state if final.state in SLURM_FAILURE or final.state == "FAILED" else final.state
-    return StepOutcome(st.FAILED, code if code else 1, outputs, f"{what} ended {state}" + (f" with exit code {code}" if code is not None else ""))
+    return StepOutcome(st.FAILED, code if code else 1, outputs,
+                       f"{what} ended {state}" + (f" with exit code {code}" if code is not None else "") + how)
 
 
 def _task_key(task: str) -> tuple:
     tail = task.split("_", 1)[-1]
     return (int(tail) if tail.isdigit() else 0, task)
-
-
-async def _cancel_submit(
-    submitting: asyncio.Task, watcher: BatchWatcher, target: Any, backend: Any, name: str, rundir: str,
-    log: StepLog, hurry: asyncio.Event | None, store: BatchLedger | None, batch_id: int | None,
-) -> None:
-    """Canceled while sbatch/qsub may be running: cancel whatever it submitted.
-
-    The prepare command gets up to PREPARE_GRACE seconds (less after a second Ctrl-C)
-    to report the job id. If it does not, it is killed and the job is looked up by its
-    unique name. The store row ends CANCELLED once nothing of it is left in the queue;
-    when that is unknown (the look-up failed) the row stays open, so a resume finds the
-    job by name instead of submitting a second one.
-    """
-    if not submitting.done():
-        log.note(f"canceled while submitting; waiting up to {PREPARE_GRACE:g}s for {backend.submit_name} "
-                 f"to report the job id so it can be canceled")
-        waits = {submitting} | ({asyncio.ensure_future(hurry.wait())} if hurry is not None else set())
-        try:
-            await asyncio.wait(waits, timeout=PREPARE_GRACE, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waits - {submitting}:
-                waiter.cancel()
-    jobid: str | None = None
-    if submitting.done() and not submitting.cancelled() and submitting.exception() is None:
-        jobid = _jobid_in(submitting.result()[1])
-    if jobid is None:
-        if not submitting.done():
-            log.note(f"{backend.submit_name} did not finish; stopping it")
-            submitting.cancel()  # the target kills its process group
-            await asyncio.wait({submitting})
-        try:
-            jobid = await look_up(target, backend, name)
-        except Exception as exc:  # noqa: BLE001 — TargetError included
-            log.note(f"could not look up batch job {name} ({exc}); if it was submitted it may still be "
-                     f"queued: find it by that name and cancel it by hand")
-            return
-        if jobid is None:
-            log.note(f"no batch job named {name} was submitted")
-            if store is not None and batch_id is not None:
-                store.batch_finished(batch_id, "CANCELLED", None)
-            return
-        log.note(f"found batch job {jobid} ({name}), submitted as the step was canceled")
-    short_id = jobid.split(".")[0]
-    if store is not None and batch_id is not None:
-        store.batch_submitted(batch_id, short_id)
-    if await _cancel_batch(watcher, short_id, target, rundir, log) and store is not None and batch_id is not None:
-        store.batch_finished(batch_id, "CANCELLED", None)
-
-
-async def _cancel_batch(watcher: BatchWatcher, jobid: str, target: Any, rundir: str, log: StepLog) -> bool:
-    """Cancel the job, then the v4.0 clean-up handler; whether the scheduler took the cancel."""
-    log.note(f"canceling batch job {jobid}")
-    try:
-        canceled = await watcher.cancel(jobid)
-    except Exception as exc:  # noqa: BLE001
-        log.note(f"cancel of {jobid} failed: {exc}")
-        canceled = False
-    await _after_cancel(target, rundir, log)
-    return canceled
-
-
-async def _after_cancel(target: Any, rundir: str, log: StepLog) -> None:
-    """v4.0 cleanup handler: the user's cancel.sh, then the marker files go."""
-    script = (
-        "if [ -f cancel.sh ]; then echo \"$(date) Running cancel.sh\"; export PATH=\"$PATH:$HOME/pw\"; bash cancel.sh || true; fi\n"
-        "rm -f jobid CANCEL_STREAMING job.started HOSTNAME\n"
-        "touch job.ended\n"
-    )
-    try:
-        code, lines = await run_command(target, script, rundir, timeout=60)
-        for line in lines:
-            log.line(line)
-    except (Exception, TargetError) as exc:  # noqa: BLE001
-        log.note(f"cancel handler failed: {exc}")
 
 
 async def _mark_ended(target: Any, rundir: str) -> None:

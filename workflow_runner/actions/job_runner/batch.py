@@ -1,4 +1,4 @@
-"""SLURM and PBS through a target, watched with one batched query per host per interval.
+"""SLURM and PBS jobs through a target, watched with one batched query per host per interval.
 
 The reference job_runner runs one ``squeue`` per job per interval; with 100
 jobs that is 100 queries a poll. Here every batch job of the run on one host
@@ -17,44 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import shlex
-from dataclasses import dataclass, field
+import time
 from typing import Any
 
+from workflow_runner.actions.job_runner.pbs import PBSBackend
+from workflow_runner.actions.job_runner.slurm import SlurmBackend
+from workflow_runner.actions.job_runner.states import (  # noqa: F401 — re-exported for callers of batch
+    RELAUNCH_STATES, SLURM_ACTIVE, SLURM_FAILURE, SLURM_GRACEFUL, Final, Tracked,
+)
 from workflow_runner.backoff import Backoff
 from workflow_runner.errors import TargetError
 from workflow_runner.targets.base import StepCommand, Target
-
-SLURM_ACTIVE = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED", "REQUEUED", "RESIZING",
-                "SIGNALING", "STAGE_OUT", "STOPPED", "REQUEUE_FED", "REQUEUE_HOLD", "SPECIAL_EXIT", "RESV_DEL_HOLD"}
-SLURM_FAILURE = {"FAILED", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE", "PREEMPTED"}
-SLURM_GRACEFUL = {"TIMEOUT", "CANCELLED"}
-RELAUNCH_STATES = {"NODE_FAIL", "PREEMPTED", "BOOT_FAIL"}
-"""Ends that are the machine's fault, not the script's: job_runner resubmits (max_relaunches)."""
-"""States job_runner v4.0 reports as ended 'gracefully' (exit 0), with the state named."""
-
-
-@dataclass
-class Final:
-    """How a batch job ended."""
-
-    state: str
-    exit_code: int | None
-    node: str = ""
-    tasks: dict[str, tuple[str, int | None]] = field(default_factory=dict)
-    """Array jobs: task id → (state, exit code)."""
-
-
-@dataclass
-class Tracked:
-    jobid: str
-    exit_file: str
-    array: bool
-    future: asyncio.Future
-    last_state: str = "PENDING"
-    node: str = ""
-    on_change: Any = None
-    """Callable(str) told about state/reason changes, e.g. 'PENDING (PartitionConfig)'."""
-    shown: str = ""
 
 
 async def run_command(target: Target, script: str, cwd: str, timeout: float = 60.0) -> tuple[int, list[str]]:
@@ -79,149 +52,6 @@ async def look_up(target: Target, backend: Any, name: str) -> str | None:
     if code != 0:
         raise TargetError(" ".join(line.strip() for line in lines[-2:] if line.strip()) or f"exit code {code}")
     return backend.parse_find(lines, name)
-
-
-# ------------------------------------------------------------------ backends
-
-
-class SlurmBackend:
-    kind = "slurm"
-    submit_name = "sbatch"
-
-    def submit(self, spec: Any, job_name: str, rundir: str, out_file: str, signal: tuple[str, int] | None = None) -> str:
-        q = shlex.quote
-        args = ["sbatch", "--parsable", f"--job-name={q(job_name)}", f"--chdir={q(rundir)}",
-                f"--output={q(out_file)}", f"--error={q(out_file)}"]
-        if signal is not None:  # the scheduler's own graceful-termination mechanism
-            args.append(f"--signal=B:{signal[0]}@{signal[1]}")
-        if "--array" in spec.slurm:
-            args.append("--open-mode=append")
-        return " ".join(args + ["run.sh"])
-
-    def directives(self, spec: Any) -> list[str]:
-        return [f"#SBATCH {opt}={value}" for opt, value in spec.slurm.items()] + list(spec.directives)
-
-    def status_query(self, ids: list[str]) -> str:
-        return f"squeue -h -r -t all -j {','.join(ids)} -o '%i|%T|%N|%r'"
-
-    def parse_status(self, lines: list[str]) -> dict[str, list[tuple[str, str, str]]]:
-        """jobid → [(task id, state, node)] (one entry for a plain job); reasons go to self.reasons."""
-        out: dict[str, list[tuple[str, str, str]]] = {}
-        self.reasons: dict[str, str] = {}
-        for line in lines:
-            parts = line.strip().split("|")
-            if len(parts) < 2 or not parts[0]:
-                continue
-            task, state = parts[0], parts[1].split()[0]
-            node = parts[2] if len(parts) > 2 else ""
-            jobid = task.split("_")[0]
-            out.setdefault(jobid, []).append((task, state, node))
-            if len(parts) > 3 and parts[3] not in ("None", ""):
-                self.reasons.setdefault(jobid, parts[3])
-        return out
-
-    def final_query(self, ids: list[str]) -> str:
-        return f"sacct -X -n -P -j {','.join(ids)} -o JobID,State,ExitCode,NodeList"
-
-    def parse_final(self, lines: list[str]) -> dict[str, list[tuple[str, str, int | None, str]]]:
-        out: dict[str, list[tuple[str, str, int | None, str]]] = {}
-        for line in lines:
-            parts = line.strip().split("|")
-            if len(parts) < 3 or not parts[0]:
-                continue
-            task, state = parts[0], parts[1].split()[0]
-            code: int | None
-            try:
-                code = int(parts[2].split(":")[0])
-            except ValueError:
-                code = None
-            out.setdefault(task.split("_")[0].split(".")[0], []).append((task, state, code, parts[3] if len(parts) > 3 else ""))
-        return out
-
-    def cancel(self, ids: list[str]) -> str:
-        return "scancel " + " ".join(ids)
-
-    def find_query(self, name: str) -> str:
-        """Ids of jobs with this (unique) name, queued or finished: for re-attaching after a crash.
-
-        Exits non-zero when squeue cannot ask the controller ("not found" and "could not
-        tell" differ); sacct (older jobs, needs slurmdbd) is a best-effort extra.
-        """
-        q = shlex.quote(name)
-        return f"squeue -h -t all --name={q} -o '%i' && {{ sacct -X -n -P --name={q} -S now-7days -o JobID 2>/dev/null; true; }}"
-
-    def parse_find(self, lines: list[str], name: str) -> str | None:
-        ids = [line.strip().split("_")[0] for line in lines if line.strip() and line.strip().split("_")[0].isdigit()]
-        return ids[-1] if ids else None
-
-    def is_active(self, state: str) -> bool:
-        return state in SLURM_ACTIVE
-
-
-class PBSBackend:
-    kind = "pbs"
-    submit_name = "qsub"
-
-    def submit(self, spec: Any, job_name: str, rundir: str, out_file: str, signal: tuple[str, int] | None = None) -> str:
-        q = shlex.quote
-        args = ["qsub", "-N", q(job_name), "-o", q(out_file), "-j", "oe"]
-        for opt, value in spec.pbs.items():
-            if opt.startswith("-l "):
-                args += ["-l", q(opt[3:] + value)]
-            else:
-                args += [opt, q(value)]
-        return " ".join(args + ["run.sh"])
-
-    def directives(self, spec: Any) -> list[str]:
-        return list(spec.directives)
-
-    def status_query(self, ids: list[str]) -> str:
-        # qstat exits 153 (PBSE_UNKJOBID) when an id is unknown — a job that ended and left
-        # the server — but still prints the others. Any other failure (the server cannot
-        # be reached: Slurm's wrapper says "Problem loading jobs." and exits 8) is an outage,
-        # not "every job is gone": the query fails and the watcher backs off.
-        return "qstat -f " + " ".join(ids) + ' 2>&1; c=$?; [ "$c" -eq 0 ] || [ "$c" -eq 153 ]'
-
-    def parse_status(self, lines: list[str]) -> dict[str, list[tuple[str, str, str]]]:
-        out: dict[str, list[tuple[str, str, str]]] = {}
-        current = None
-        for line in lines:
-            text = line.strip()
-            if text.startswith("Job Id:"):
-                current = text.split(":", 1)[1].strip().split(".")[0]
-                out[current] = [(current, "Q", "")]
-            elif current and text.startswith("job_state"):
-                state = text.split("=", 1)[1].strip()
-                out[current] = [(current, state, out[current][0][2])]
-            elif current and text.startswith("exec_host"):
-                node = text.split("=", 1)[1].strip().split("/")[0]
-                out[current] = [(current, out[current][0][1], node)]
-        return out
-
-    def final_query(self, ids: list[str]) -> str | None:
-        return None  # PBS final state comes from the exit-code files
-
-    def parse_final(self, lines: list[str]) -> dict:
-        return {}
-
-    def cancel(self, ids: list[str]) -> str:
-        return "qdel " + " ".join(ids)
-
-    def find_query(self, name: str) -> str:
-        return "qstat -f"
-
-    def parse_find(self, lines: list[str], name: str) -> str | None:
-        current = None
-        for line in lines:
-            text = line.strip()
-            if text.startswith("Job Id:"):
-                current = text.split(":", 1)[1].strip().split(".")[0]
-            elif current and text.startswith("Job_Name") and text.split("=", 1)[1].strip() == name:
-                return current
-        return None
-
-    def is_active(self, state: str) -> bool:
-        return state not in ("C", "F", "X")
 
 
 BACKENDS = {"slurm": SlurmBackend, "pbs": PBSBackend}
@@ -261,6 +91,11 @@ class BatchWatcher:
             self.loop_task = asyncio.ensure_future(self._loop())
         return future
 
+    def node_of(self, jobid: str) -> str:
+        """The node the scheduler last reported for a watched job ("" when none yet)."""
+        tracked = self.jobs.get(jobid)
+        return tracked.node if tracked is not None else ""
+
     def forget(self, jobid: str) -> None:
         self.jobs.pop(jobid, None)
 
@@ -297,6 +132,9 @@ class BatchWatcher:
             entries = states.get(jobid, [])
             if entries:
                 tracked.last_state = entries[0][1]
+                if tracked.running_since is None and any(self.backend.is_running(s) for _, s, _ in entries):
+                    # It may have started up to one interval before this query saw it.
+                    tracked.running_since = time.monotonic() - self.interval
                 tracked.node = next((n for _, _, n in entries if n and n != "(null)"), tracked.node)
                 reason = getattr(self.backend, "reasons", {}).get(jobid)
                 shown = tracked.last_state + (f" ({reason})" if reason else "")
@@ -324,51 +162,12 @@ class BatchWatcher:
             tracked = self.jobs.get(jobid)
             if tracked is None:
                 continue
-            final = self._decide(tracked, states.get(jobid, []), finals.get(jobid, []), codes)
+            final = self.backend.decide(tracked, states.get(jobid, []), finals.get(jobid, []), codes)
             if final is None:
                 continue  # not in sacct yet and no exit file: ask again next interval
             self.jobs.pop(jobid, None)
             if not tracked.future.done():
                 tracked.future.set_result(final)
-
-    def _decide(self, tracked: Tracked, queue: list, sacct: list, codes: dict[str, int]) -> Final | None:
-        if self.backend.kind == "pbs":
-            code = codes.get(tracked.exit_file)
-            if code is None:
-                # qstat says done (or forgot the job) but the script recorded nothing: killed
-                # (walltime, qdel, node failure). Give the file system a moment first.
-                if tracked.last_state in ("C", "F") or not queue:
-                    return Final("ENDED_WITHOUT_EXIT_CODE", None, tracked.node)
-                return None
-            return Final("COMPLETED" if code == 0 else "FAILED", code, tracked.node)
-        if tracked.array:
-            tasks: dict[str, tuple[str, int | None]] = {}
-            for task, state, code, _node in sacct:
-                if "_" in task and "[" not in task:
-                    tasks[task] = (state, codes.get(f"{tracked.exit_file}.{task.split('_', 1)[1]}", code))
-            for task, state, _node in queue:
-                if "_" in task and "[" not in task:
-                    tasks.setdefault(task, (state, codes.get(f"{tracked.exit_file}.{task.split('_', 1)[1]}")))
-            if not tasks or any(self.backend.is_active(s) for s, _ in tasks.values()):
-                return None  # sacct has not caught up with every task yet
-            bad = [t for t, (s, c) in tasks.items() if s != "COMPLETED" or c not in (0, None)]
-            state = "COMPLETED" if not bad else tasks[bad[0]][0]
-            return Final(state, 0 if not bad else tasks[bad[0]][1], tracked.node, tasks)
-        record = next(((s, c, n) for t, s, c, n in sacct if t == tracked.jobid), None)
-        if record is not None and self.backend.is_active(record[0]):
-            record = None  # sacct lags squeue: it may still say RUNNING for a job squeue saw end
-        file_code = codes.get(tracked.exit_file)
-        if record is not None:
-            state, code, node = record
-            if file_code is not None and state in ("COMPLETED", "FAILED"):
-                code = file_code
-            return Final(state, code, node or tracked.node)
-        queue_state = queue[0][1] if queue else None
-        if queue_state and not self.backend.is_active(queue_state) and queue_state in SLURM_FAILURE | SLURM_GRACEFUL | {"COMPLETED"}:
-            return Final(queue_state, file_code if file_code is not None else (0 if queue_state == "COMPLETED" else None), tracked.node)
-        if file_code is not None:
-            return Final("COMPLETED" if file_code == 0 else "FAILED", file_code, tracked.node)
-        return None
 
     async def _exit_codes(self, tracked: list[Tracked]) -> dict[str, int]:
         """Read every exit-code file (and array task files) of the finished jobs in one command."""
