@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from helpers import wait_for, wfrun_env
+from ssh_env import ssh_env, sshd  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.slurm
 
@@ -181,8 +183,12 @@ jobs:
             time.sleep(0.5)
         code = proc.wait(timeout=120)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        if proc.poll() is None:  # SIGTERM: wfrun cancels its batch job before it exits
+            proc.terminate()
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
     text = out.read_text()
     assert code == 0, text
     assert "attempt 1 restart 0 sees kept" in text
@@ -191,3 +197,57 @@ jobs:
     # The requeued start appends to the output file: both starts are kept.
     kept = _output(tmp_path / "rd")
     assert kept.index("attempt 1") < kept.index("attempt 2")
+
+
+# ------------------------------------------------------------------ rundir: /scratch/$USER/... over SSH
+
+
+def _remote_workflow(host: str, rundir: str) -> str:
+    return f"""
+jobs:
+  main:
+    steps:
+      - name: where
+        uses: marketplace/job_runner/v4.0
+        with:
+          resource: {{ip: "{host}", schedulerType: slurm}}
+          rundir: '{rundir}'
+          scheduler: true
+          poll_interval: 1
+          slurm: {{partition: debug, time: "00:05:00", cpus_per_task: 1}}
+          script: echo "job in $PWD as $(whoami)"
+"""
+
+
+@pytest.mark.ssh
+def test_rundir_variables_are_the_remote_users_and_command_substitutions_never_run(ssh_env, wfrun, write, tmp_path):
+    auth = ("--identity", ssh_env.key, "--known-hosts", ssh_env.known_hosts)
+    tag = os.urandom(3).hex()
+    try:
+        _check_rundirs(wfrun, write, tmp_path, ssh_env, auth, tag)
+    finally:
+        for made in list(Path(f"/home/{ssh_env.user}").glob(f"jr-{tag}-*")) + list(Path("/tmp").glob(f"jr-{tag}*")):
+            shutil.rmtree(made, ignore_errors=True)
+
+
+def _check_rundirs(wfrun, write, tmp_path, ssh_env, auth, tag) -> None:
+    user, home = ssh_env.user, f"/home/{ssh_env.user}"
+    r = wfrun(write("w.yaml", _remote_workflow(ssh_env.spec, f"~/jr-{tag}-$USER/${{LOGNAME}}-run")), *auth)
+    assert r.code == 0, r.out + r.err
+    expected = f"{home}/jr-{tag}-{user}/{user}-run"
+    assert f"job in {expected} as {user}" in r.out  # the remote user's $USER/$LOGNAME/~, not this machine's (root)
+    assert Path(expected).is_dir() and Path(expected).stat().st_uid != 0
+    assert not list(Path(home).glob(f"jr-{tag}-$USER*"))
+
+    marker = tmp_path / "substituted"
+    for rundir in (f"/tmp/jr-{tag}-$(touch {marker})", f"/tmp/jr-{tag}-`touch {marker}`"):
+        r = wfrun(write("bad.yaml", _remote_workflow(ssh_env.spec, rundir)), *auth)
+        assert r.code == 2, r.out + r.err
+        assert "contains a command substitution; wfrun never runs it" in r.err
+        assert "bad.yaml:" in r.err
+    assert not marker.exists() and not list(Path("/tmp").glob(f"jr-{tag}-*"))
+
+    r = wfrun(write("unset.yaml", _remote_workflow(ssh_env.spec, f"/tmp/jr-{tag}/$WFRUN_NOT_SET_{tag}/run")), *auth)
+    assert r.code == 1, r.out + r.err
+    assert f"$WFRUN_NOT_SET_{tag} is not set on {ssh_env.spec}" in r.out + r.err
+    assert not Path(f"/tmp/jr-{tag}").exists()

@@ -1,0 +1,53 @@
+"""The pure parts of job_runner's job script: the shebang's interpreter, rundir variables, the env file."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from workflow_runner.actions.job_runner.interpreter import interpreter_argv
+from workflow_runner.actions.job_runner.jobenv import job_environment, write_env_command
+from workflow_runner.actions.job_runner.rundir_vars import names_in, parse_remote, remote_query, rundir_problem
+from workflow_runner.actions.job_runner.spec import build_spec
+from workflow_runner.errors import InputError
+
+
+@pytest.mark.parametrize("line, argv", [
+    ("#!/bin/bash", ["/bin/bash"]),
+    ("#! /usr/bin/env python3", ["/usr/bin/env", "python3"]),
+    ("#!/usr/bin/env -S python3 -u", ["/usr/bin/env", "-S python3 -u"]),  # one argument, as execve passes it
+    ("#!/bin/bash  -l  ", ["/bin/bash", "-l"]),
+])
+def test_shebang_is_read_like_the_kernel_reads_it(line, argv):
+    assert interpreter_argv(line) == argv
+
+
+@pytest.mark.parametrize("line", ["#!", "#!   ", "/bin/bash", "#!/bin/bash\n#SBATCH --uid=0", "#!/bin/sh\rx"])
+def test_a_shebang_that_names_no_interpreter_is_an_input_error(line):
+    with pytest.raises(InputError, match="shebang"):
+        build_spec("v4.0", {"resource": {"ip": ""}, "shebang": line}, where=None)
+
+
+def test_rundir_forms():
+    assert rundir_problem("/scratch/$USER/${PW_JOB_ID}/run") is None
+    assert "command substitution" in rundir_problem("/scratch/$(whoami)")
+    assert "command substitution" in rundir_problem("/scratch/`whoami`")
+    assert "another '$' form" in rundir_problem("/scratch/${USER:-me}")
+    assert names_in("$A/${B}/$A") == ["A", "B"]
+    with pytest.raises(InputError, match="command substitution"):
+        build_spec("v4.0", {"resource": {"ip": ""}, "rundir": "/x/$(id)"}, where=None)
+
+
+def test_remote_values_survive_any_byte():
+    out = subprocess.run(["bash", "-c", remote_query(["WEIRD", "NOT_SET_HERE"])], capture_output=True, text=True,
+                         env={"WEIRD": "a b\n'$(x)`"}, check=True).stdout
+    assert parse_remote(out.splitlines()) == {"WEIRD": "a b\n'$(x)`"}
+
+
+def test_env_file_records_are_data(tmp_path):
+    env = job_environment({"A": "x'y\n$(touch no)", "OUTPUTS": "/o", "WFRUN_RUN_TOKEN": "t"}, {"B": "`id`"})
+    assert env == {"A": "x'y\n$(touch no)", "B": "`id`"}
+    subprocess.run(["bash", "-c", write_env_command(str(tmp_path / "e"), env)], cwd=tmp_path, check=True)
+    assert (tmp_path / "e").read_bytes() == b"A=x'y\n$(touch no)\0B=`id`\0"
+    assert not (tmp_path / "no").exists()
