@@ -51,3 +51,26 @@ def test_env_file_records_are_data(tmp_path):
     subprocess.run(["bash", "-c", write_env_command(str(tmp_path / "e"), env)], cwd=tmp_path, check=True)
     assert (tmp_path / "e").read_bytes() == b"A=x'y\n$(touch no)\0B=`id`\0"
     assert not (tmp_path / "no").exists()
+
+
+def test_starts_are_counted_per_step_attempt_and_a_new_attempt_counts_from_one(tmp_path):
+    """What a wfrun relaunch (NODE_FAIL/PREEMPTED → a new job) does: prepare again without the reset, start again."""
+    from workflow_runner.actions.job_runner import render_scripts
+    from workflow_runner.actions.job_runner.jobenv import attempt_file, reset_attempts_command
+
+    spec = build_spec("v4.0", {"resource": {"ip": "", "schedulerType": "slurm"}, "scheduler": True,
+                               "script": 'echo "attempt=$WFRUN_BATCH_ATTEMPT v=$V"'}, where=None)
+    rundir = str(tmp_path / "rd")
+    prepare, _ = render_scripts(spec, rundir=rundir, out_file=f"{rundir}/run.1.out", exit_file=f"{rundir}/n.exit",
+                                job_name="n", label="j/s", job_env={"V": "$(touch no) x"})
+    prepare = prepare.split("set +e")[0]  # everything but sbatch
+    first = reset_attempts_command(attempt_file(rundir, "n")) + "\n" + prepare
+
+    def start(preparation: str) -> str:
+        subprocess.run(["bash", "-c", preparation], check=True)
+        return subprocess.run(["bash", f"{rundir}/run.sh"], capture_output=True, text=True, check=True).stdout
+
+    assert "attempt=1 v=$(touch no) x" in start(first)
+    assert "attempt=2 v=$(touch no) x" in start(prepare)  # relaunched by wfrun: counting goes on
+    assert "attempt=1" in start(first)  # the next step attempt (a retry) starts from 1
+    assert not (tmp_path / "no").exists() and not list((tmp_path / "rd").glob("no"))
