@@ -127,7 +127,7 @@ jobs:
     assert not [n for n, d in _files_under(r.home).items() if SECRET.encode() in d and not n.endswith("runs.db")]
 
 
-@pytest.mark.parametrize("kind", ["slurm", "pbs"])
+@pytest.mark.parametrize("kind", ["slurm", "pbs", "direct"])
 def test_shebang_chooses_the_interpreter_and_the_wrapper_stays_bash(wfrun, write, tmp_path, kind):
     script = 'import os, sys\nprint("python", sys.version_info[0], "sees", os.environ["WF_VAR"])\nsys.exit(3)'
     wf = write("w.yaml", f"""
@@ -140,10 +140,12 @@ jobs:
         with:
 {_indent(_batch(kind, str(tmp_path / "rd"), script, extra="shebang: '#!/usr/bin/env python3'"), 10)}
 """)
+    if kind == "direct":  # the same wrapper, run directly (here: the resource has no ip)
+        wf.write_text(wf.read_text().replace("scheduler: true", "scheduler: false").replace("schedulerType: direct", "schedulerType: slurm"))
     r = wfrun(wf)
     assert r.code == 1, r.out + r.err
     assert "python 3 sees x'y" in r.out
-    assert "ended FAILED with exit code 3" in r.out
+    assert ("the script exited with code 3" if kind == "direct" else "ended FAILED with exit code 3") in r.out
     assert "SyntaxError" not in r.out
     rundir = tmp_path / "rd"
     assert (rundir / "run.sh").read_text().startswith("#!/bin/bash\n")
