@@ -74,3 +74,12 @@ def test_starts_are_counted_per_step_attempt_and_a_new_attempt_counts_from_one(t
     assert "attempt=2 v=$(touch no) x" in start(prepare)  # relaunched by wfrun: counting goes on
     assert "attempt=1" in start(first)  # the next step attempt (a retry) starts from 1
     assert not (tmp_path / "no").exists() and not list((tmp_path / "rd").glob("no"))
+
+
+def test_user_and_logname_fall_back_to_the_account_name_when_unset():
+    """Cron and containers often have no $USER; the seed's rundir /scratch/$USER/… must still mean the user."""
+    import getpass
+
+    out = subprocess.run(["bash", "-c", remote_query(["USER", "LOGNAME", "NOT_SET_HERE"])], capture_output=True, text=True,
+                         env={"PATH": "/usr/bin:/bin"}, check=True).stdout
+    assert parse_remote(out.splitlines()) == {"USER": getpass.getuser(), "LOGNAME": getpass.getuser()}

@@ -13,7 +13,9 @@ command substitution (``$(…)``, backticks) is never run: it is an input error,
 as is any other ``$`` form (``${X:-d}``, ``$1``) — a directory literally named
 ``$(whoami)`` is always a mistake. A variable that is unset on the host is an
 error too, where the shell would silently expand it to nothing
-(``$SCRATCHDIR/run`` would become ``/run``).
+(``$SCRATCHDIR/run`` would become ``/run``) — except ``USER`` and ``LOGNAME``,
+which are ``id -un`` on the host when unset (cron, containers), so the seed's
+``/scratch/$USER/…`` works there too.
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ def names_in(text: str) -> list[str]:
 def remote_query(names: list[str]) -> str:
     """Shell text printing ``NAME=<hex of its value>`` for each name set on the host (names are validated)."""
     listed = " ".join(n for n in names if re.fullmatch(NAME, n))
-    return (f"for n in {listed}; do if [ -n \"${{!n+x}}\" ]; then printf '%s=' \"$n\"; "
-            "printf '%s' \"${!n}\" | od -An -v -tx1 | tr -d ' \\n'; echo; fi; done")
+    return (f"for n in {listed}; do v=; if [ -n \"${{!n+x}}\" ]; then v=${{!n}}; "
+            "elif [ \"$n\" = USER ] || [ \"$n\" = LOGNAME ]; then v=$(id -un) || continue; else continue; fi; "
+            "printf '%s=' \"$n\"; printf '%s' \"$v\" | od -An -v -tx1 | tr -d ' \\n'; echo; done")
 
 
 def parse_remote(lines: list[str]) -> dict[str, str]:
