@@ -1,11 +1,14 @@
 """The built-in ``job_runner`` (marketplace/job_runner/v3.5 and v4.0).
 
 One step: resolve ``with:`` against the version's input tree → JobSpec (every
-directive value validated) → one command on the resource that writes
-``run-template.sh`` (the user's script) and ``run.sh`` (shebang, directives,
-markers, and a wrapper that records the exit code in the run directory) and, for
-SLURM/PBS, submits it → watch it with the run's shared BatchWatcher for that
-host while streaming ``run.<PW_JOB_ID>.out`` → report the final state like v4.0.
+directive value validated) → the rundir's variables expanded on the resource
+(rundir_vars.py) → one command on the resource (script.py) that writes
+``run-template.sh`` (the user's script, run under its shebang's interpreter) and
+``run.sh`` (a bash wrapper: directives, markers, the workflow's environment and
+start count for batch jobs (jobenv.py), and the exit code recorded in the run
+directory) and, for SLURM/PBS, submits it → watch it with the run's shared
+BatchWatcher for that host while streaming ``run.<PW_JOB_ID>.out`` → report the
+final state like v4.0.
 
 On cancel (Ctrl-C, SIGTERM, early-cancel, timeout) the batch job is cancelled
 (batched per host), the user's ``cancel.sh`` in the run directory runs if
