@@ -206,6 +206,7 @@ jobs:
 
 def _remote_workflow(host: str, rundir: str) -> str:
     return f"""
+env: {{WF_VAR: "a'b $c"}}
 jobs:
   main:
     steps:
@@ -217,7 +218,7 @@ jobs:
           scheduler: true
           poll_interval: 1
           slurm: {{partition: debug, time: "00:05:00", cpus_per_task: 1}}
-          script: echo "job in $PWD as $(whoami)"
+          script: echo "job in $PWD as $(whoami) sees $WF_VAR"
 """
 
 
@@ -237,8 +238,9 @@ def _check_rundirs(wfrun, write, tmp_path, ssh_env, auth, tag) -> None:
     r = wfrun(write("w.yaml", _remote_workflow(ssh_env.spec, f"~/jr-{tag}-$USER/${{LOGNAME}}-run")), *auth)
     assert r.code == 0, r.out + r.err
     expected = f"{home}/jr-{tag}-{user}/{user}-run"
-    assert f"job in {expected} as {user}" in r.out  # the remote user's $USER/$LOGNAME/~, not this machine's (root)
+    assert f"job in {expected} as {user} sees a'b $c" in r.out  # the remote user's $USER/$LOGNAME/~, not this machine's (root)
     assert Path(expected).is_dir() and Path(expected).stat().st_uid != 0
+    assert not list(Path(expected).glob("*.env")), "the job's environment file outlived the step on the remote host"
     assert not list(Path(home).glob(f"jr-{tag}-$USER*"))
 
     marker = tmp_path / "substituted"
