@@ -171,6 +171,9 @@ def test_cancel_of_a_killed_run_cancels_the_batch_jobs_it_left(tmp_path, env):
     assert "its wfrun is gone" in r.stdout and f"scancel {jobid}: done" in r.stdout
     wait_for(lambda: not queued(), 20, "the job to leave the queue", poll=0.2)
     assert store_rows(env, "SELECT state FROM batch_jobs") == [("CANCELLED",)]
+    ((rundir, name),) = store_rows(env, "SELECT rundir, job_name FROM batch_jobs")
+    assert not (Path(rundir) / f"wfrun.{name}.env").exists(), "the job's environment file outlived the cancel"
+    assert (Path(rundir) / "run.sh").exists()
     r = wfrun(env, "cancel", "1")
     assert r.returncode == 0 and "scancel" not in r.stdout  # nothing left the second time
 

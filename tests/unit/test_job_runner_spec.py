@@ -118,7 +118,7 @@ def test_rendered_scripts_are_valid_bash_and_keep_the_user_script(tmp_path):
     subprocess.run(["bash", "-c", prepare_only], check=True)
     assert (tmp_path / "run dir" / "run-template.sh").read_text() == user
     job = (tmp_path / "run dir" / "run.sh").read_text()
-    assert job.startswith("#!/bin/bash\n#SBATCH --partition=debug\n#SBATCH --time=04:00:00\n")
+    assert job.startswith("#!/bin/bash\n#SBATCH --open-mode=append\n#SBATCH --partition=debug\n#SBATCH --time=04:00:00\n")
     proc = subprocess.run(["bash", str(tmp_path / "run dir" / "run.sh")], capture_output=True, text=True)
     assert proc.returncode == 3 and "ünïcödé" in proc.stdout
     assert (tmp_path / "x.exit").exists() is False and (tmp_path / "run dir" / "x.exit").read_text() == "3\n"

@@ -1,11 +1,14 @@
 """The built-in ``job_runner`` (marketplace/job_runner/v3.5 and v4.0).
 
 One step: resolve ``with:`` against the version's input tree → JobSpec (every
-directive value validated) → one command on the resource that writes
-``run-template.sh`` (the user's script) and ``run.sh`` (shebang, directives,
-markers, and a wrapper that records the exit code in the run directory) and, for
-SLURM/PBS, submits it → watch it with the run's shared BatchWatcher for that
-host while streaming ``run.<PW_JOB_ID>.out`` → report the final state like v4.0.
+directive value validated) → the rundir's variables expanded on the resource
+(rundir_vars.py) → one command on the resource (script.py) that writes
+``run-template.sh`` (the user's script, run under its shebang's interpreter) and
+``run.sh`` (a bash wrapper: directives, markers, the workflow's environment and
+start count for batch jobs (jobenv.py), and the exit code recorded in the run
+directory) and, for SLURM/PBS, submits it → watch it with the run's shared
+BatchWatcher for that host while streaming ``run.<PW_JOB_ID>.out`` → report the
+final state like v4.0.
 
 On cancel (Ctrl-C, SIGTERM, early-cancel, timeout) the batch job is cancelled
 (batched per host), the user's ``cancel.sh`` in the run directory runs if
@@ -17,10 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import secrets as _secrets
 import shlex
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from workflow_runner import inputs as inputs_mod
@@ -28,11 +29,13 @@ from workflow_runner.actions.job_runner.batch import (
     BACKENDS, RELAUNCH_STATES, SLURM_FAILURE, SLURM_GRACEFUL, BatchWatcher, Final, look_up, run_command,
 )
 from workflow_runner.actions.job_runner.cancel import after_cancel, cancel_batch, cancel_submit, jobid_in
+from workflow_runner.actions.job_runner.jobenv import attempt_file, env_file, job_environment, reset_attempts_command
+from workflow_runner.actions.job_runner.rundir_vars import expand_rundir
+from workflow_runner.actions.job_runner.script import render_scripts
 from workflow_runner.actions.job_runner.spec import JobSpec, build_spec, with_env
 from workflow_runner.actions.job_runner.stream import Streamer
-from workflow_runner.bundled import job_runner_templates
 from workflow_runner.engine import status as st
-from workflow_runner.engine.context import evaluate, expand_path
+from workflow_runner.engine.context import evaluate
 from workflow_runner.engine.durations import parse_duration
 from workflow_runner.engine.stepcall import StepCall, StepLog, StepOutcome
 from workflow_runner.errors import InputError, TargetError, WorkflowError
@@ -40,25 +43,6 @@ from workflow_runner.state.rundir import safe_name
 from workflow_runner.targets.base import StepCommand, to_the_end
 from workflow_runner.targets.hostusers import with_user
 from workflow_runner.model import Workflow
-
-
-@cache
-def _env() -> Any:
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(job_runner_templates())), undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=False, autoescape=False,
-    )
-    env.filters["q"] = shlex.quote
-    env.filters["chomp"] = lambda text: text[:-1] if text.endswith("\n") else text
-    env.filters["oneline"] = _oneline
-    return env
-
-
-def _oneline(text: str) -> str:
-    """For a comment line: no line break (or other control character) may end the comment and start a command."""
-    return "".join(" " if ord(c) < 32 or ord(c) == 127 or c in "\u2028\u2029\x85" else c for c in str(text))
 
 
 def resolve_spec(definition: Workflow, version: str, with_values: dict[str, Any], where: Any) -> JobSpec:
@@ -79,26 +63,6 @@ def job_name_for(run_id: str, job_key: str, step_key: str, token: str = "") -> s
     return base[:51] + "-" + digest
 
 
-def render_scripts(
-    spec: JobSpec, *, rundir: str, out_file: str, exit_file: str, job_name: str, label: str,
-    signal: tuple[str, int] | None = None,
-) -> tuple[str, str | None]:
-    """(prepare-and-submit command, submit command line or None for SSH mode)."""
-    env = _env()
-    backend = BACKENDS[spec.mode]() if spec.mode in BACKENDS else None
-    directives = backend.directives(spec) if backend else []
-    job_script = env.get_template("job.sh.j2").render(
-        spec=spec, directives=directives, mode=spec.mode, label=label, rundir=rundir, exit_file=exit_file)
-    delim = "WFRUN_EOF_" + _secrets.token_hex(6)
-    while delim in job_script or (spec.script and delim in spec.script):
-        delim = "WFRUN_EOF_" + _secrets.token_hex(6)
-    submit = backend.submit(spec, job_name, rundir, out_file, signal) if backend else None
-    prepare = env.get_template("prepare.sh.j2").render(
-        spec=spec, rundir=rundir, exit_file=exit_file, out_file=out_file, job_script=job_script, delim=delim,
-        submit=submit, submit_name=backend.submit_name if backend else "")
-    return prepare, submit
-
-
 async def job_runner_v4(call: StepCall, with_values: dict, definition: Workflow) -> StepOutcome:
     return await _run(definition, "v4.0", call, with_values)
 
@@ -110,7 +74,8 @@ async def job_runner_v3(call: StepCall, with_values: dict, definition: Workflow)
 async def _run(definition: Workflow, version: str, call: StepCall, with_values: dict) -> StepOutcome:
     step, log, place = call.step, call.log, call.placement
     where = call.locate("with") or call.locate()
-    env = {**call.env, **with_env(with_values.get("env"), where)}
+    extra_env = with_env(with_values.get("env"), where)
+    env = {**call.env, **extra_env}
     spec = resolve_spec(definition, version, with_values, where)
     # The resource's user (the cluster's login user) unless its ip names one: user@host wins.
     target = call.target(with_user(str(spec.resource.get("ip") or ""), spec.resource.get("user") or None), None)
@@ -118,7 +83,8 @@ async def _run(definition: Workflow, version: str, call: StepCall, with_values: 
     home = await target.home()
     job_dir = place.job_dir if place.target is target else call.job_dir_on(target, home)
     expand_env = {**env, "PWD": job_dir, "HOME": home, "PW_JOB_DIR": job_dir}
-    rundir = expand_path(spec.rundir, expand_env, home)
+    rundir = await expand_rundir(spec.rundir, expand_env, home, lambda text: run_command(target, text, "/"),
+                                 target.name, where)
     if not rundir.startswith("/"):
         rundir = f"{job_dir}/{rundir}"
     run_id = env.get("PW_JOB_ID", call.run_id)
@@ -134,7 +100,8 @@ async def _run(definition: Workflow, version: str, call: StepCall, with_values: 
         if spec.mode == "pbs":
             log.note("termination: PBS has no portable pre-walltime signal; only SLURM and direct mode support it")
     prepare, submit = render_scripts(spec, rundir=rundir, out_file=out_file, exit_file=exit_file, job_name=name,
-                                     label=f"{call.job_key}/{step.name}", signal=signal)
+                                     label=f"{call.job_key}/{step.name}", signal=signal,
+                                     job_env=job_environment(call.env, extra_env))
     log.note(f"job_runner {version}: {spec.mode} mode on {target.name}, rundir {rundir}")
     outputs = {"rundir": rundir, "mode": spec.mode, "jobid": "", "job_state": "", "exit_code": ""}
     attempt = int(env.get("PW_WORKFLOW_STEP_CURRENT_RETRY", "0") or 0)
@@ -143,7 +110,10 @@ async def _run(definition: Workflow, version: str, call: StepCall, with_values: 
         signal_at = (term[0], max(0.0, timeout - term[1])) if term and timeout else None
         return await _run_direct(call, target, spec, prepare, rundir, out_file, env, outputs, log, signal_at)
     sub = Submission(spec, BACKENDS[spec.mode](), target, name, prepare, rundir, out_file, exit_file, outputs, local, attempt)
-    return await _run_batch(call, sub, log)
+    try:
+        return await _run_batch(call, sub, log)
+    finally:  # the job's environment (secrets included) lives only while the job may (re)start
+        await to_the_end(_remove(target, env_file(rundir, name), log))
 
 
 @dataclass
@@ -207,7 +177,10 @@ async def _run_batch(
 ) -> StepOutcome:
     spec, outputs = sub.spec, sub.outputs
     prior = call.prior_batch()
+    fresh = sub.prepare
     for launch in range(spec.relaunches + 1):
+        # A new step attempt counts its starts from 1; a relaunch (and a resume) goes on counting.
+        sub.prepare = fresh if launch or prior is not None else reset_attempts_command(attempt_file(sub.rundir, sub.name)) + "\n" + fresh
         final, jobid, outcome = await _submit_and_watch(call, sub, log, prior)
         prior = None
         if outcome is not None:
@@ -332,6 +305,15 @@ def _outcome(spec: JobSpec, jobid: str, final: Final, outputs: dict) -> StepOutc
 def _task_key(task: str) -> tuple:
     tail = task.split("_", 1)[-1]
     return (int(tail) if tail.isdigit() else 0, task)
+
+
+async def _remove(target: Any, path: str, log: StepLog) -> None:
+    try:
+        code, lines = await run_command(target, f"rm -f {shlex.quote(path)}", "/", timeout=30)
+    except Exception as exc:  # noqa: BLE001 — TimeoutError, TargetError
+        code, lines = 1, [str(exc)]
+    if code != 0:
+        log.note(f"could not remove {path} ({' '.join(lines[-1:]) or code}): remove it by hand, it holds the job's environment")
 
 
 async def _mark_ended(target: Any, rundir: str) -> None:

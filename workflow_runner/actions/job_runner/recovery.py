@@ -27,8 +27,37 @@ def cancel_leftover_batch_jobs(store: RunStore, row: RunRow, out: TextIO) -> int
         return 0
     out.write(f"run {row.id}: its wfrun is gone; cancelling the {len(leftovers)} batch job(s) it left\n")
     out.flush()
-    failed = asyncio.run(_cancel_batch_rows(store, leftovers, out, _ssh_of(row)))
+    ssh = _ssh_of(row)
+    failed = asyncio.run(_cancel_batch_rows(store, leftovers, out, ssh))
+    ended = {b.id for b in store.batch_jobs(row.id) if b.finished_at is not None}
+    asyncio.run(_remove_env_files([b for b in leftovers if b.id in ended], out, ssh))
     return 1 if failed else 0
+
+
+async def _remove_env_files(rows: list[Any], out: TextIO, ssh: Any) -> None:
+    """The job's environment file (secrets included, jobenv.py) goes with the job, as when wfrun ends a step."""
+    import shlex
+
+    from workflow_runner.actions.job_runner.batch import run_command
+    from workflow_runner.actions.job_runner.jobenv import env_file
+    from workflow_runner.targets.select import Targets
+
+    targets = Targets(ssh)
+    hosts: dict[str, list[str]] = {}
+    for b in rows:
+        if b.rundir:
+            hosts.setdefault(b.host, []).append(shlex.quote(env_file(b.rundir, b.job_name)))
+    try:
+        for host, files in hosts.items():
+            name, _, jump = host.partition(" via ")
+            try:
+                code, _ = await run_command(targets.get("" if host == "local" else name, jump or None), "rm -f " + " ".join(files), "/", 30)
+            except (WorkflowError, OSError, TimeoutError):
+                code = 1
+            if code != 0:
+                out.write(f"  could not remove {' '.join(files)} on {host}: remove it by hand, it holds the job's environment\n")
+    finally:
+        await targets.aclose()
 
 
 def _ssh_of(row: RunRow) -> Any:

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from workflow_runner.actions.job_runner.interpreter import interpreter_argv
+from workflow_runner.actions.job_runner.rundir_vars import rundir_problem
 from workflow_runner.engine.context import as_text
 from workflow_runner.engine.durations import clock, iso_seconds
 from workflow_runner.errors import InputError, Location
@@ -57,6 +59,8 @@ class JobSpec:
     """Extra '#SBATCH …' / '#PBS …' lines, validated."""
     relaunches: int = 0
     """Resubmissions after NODE_FAIL/PREEMPTED/BOOT_FAIL (wfrun's max_relaunches input)."""
+    interpreter: tuple[str, ...] = ("/bin/bash",)
+    """What runs the user's script: the shebang as the kernel reads it (interpreter.py)."""
 
 
 def _empty(value: Any) -> bool:
@@ -95,8 +99,14 @@ def build_spec(version: str, values: dict[str, Any], *, where: Location | None) 
     if use_existing and not script_path:
         raise InputError("job_runner: use_existing_script is true but script_path is empty", location=where)
     shebang = as_text(values.get("shebang") or "#!/bin/bash").strip()
-    if not shebang.startswith("#!") or "\n" in shebang:
-        raise InputError(f"job_runner: shebang must be one line starting with '#!', got {shebang!r}", location=where)
+    try:
+        interpreter = tuple(interpreter_argv(shebang))
+    except ValueError as exc:
+        raise InputError(f"job_runner: {exc}", location=where) from None
+    rundir = as_text(values.get("rundir") or "${PWD}").strip()
+    problem = rundir_problem(rundir)
+    if problem:
+        raise InputError(f"job_runner: {problem}", location=where)
     try:
         poll = float(values.get("poll_interval") or 15)
     except (TypeError, ValueError):
@@ -110,7 +120,7 @@ def build_spec(version: str, values: dict[str, Any], *, where: Location | None) 
         mode=mode,
         resource=dict(resource),
         shebang=shebang,
-        rundir=as_text(values.get("rundir") or "${PWD}").strip(),
+        rundir=rundir,
         script=None if use_existing else as_text(values.get("script") or ""),
         script_path=script_path if use_existing else None,
         inject_markers=_truthy(values.get("inject_markers", version != "v3.5")),
@@ -119,6 +129,7 @@ def build_spec(version: str, values: dict[str, Any], *, where: Location | None) 
         pbs=pbs,
         directives=directives,
         relaunches=_count(values.get("max_relaunches", 0), "max_relaunches", where),
+        interpreter=interpreter,
     )
 
 
