@@ -209,7 +209,7 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
     from workflow_runner.actions.registry import default_actions
     from workflow_runner.engine.record import StoreRecorder
     from workflow_runner.engine.runstate import RunOptions, Shared
-    from workflow_runner.engine.scheduler import RunEngine
+    from workflow_runner.engine.scheduler import RunEngine, run_end
     from workflow_runner.state.recordfile import warn_once
     from workflow_runner.state.storefaults import StoreIdentity, explain
     from workflow_runner.expressions import Context
@@ -302,6 +302,7 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
     finally:
         for task in helpers:
             task.cancel()
+        await run_end(shared)  # sessions still open when the engine did not end normally
         await targets.aclose()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

@@ -65,6 +65,29 @@ class StepFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionChanged:
+    """A session (``parallelworks/update-session``) opened, reconnects, is open again, or closed."""
+
+    job: str
+    step: str
+    name: str
+    url: str
+    local_port: int
+    remote: str
+    """``host:port`` of the service, as seen from ``via``."""
+    via: str
+    """Where the tunnel starts: the step's SSH host (``user@host:port``, ``… via JUMP``), ``local`` or ``kubectl``."""
+    state: str
+    """starting | open | reconnecting | closed"""
+    message: str | None = None
+    status: str = ""
+    """The ``status`` the workflow gave (``running``); the tunnel's own is ``state``."""
+    redirect: bool = True
+    spec: dict | None = None
+    """The session's settings and where its tunnel starts (host, jump): what ``wfrun resume`` re-opens."""
+
+
+@dataclass(frozen=True, slots=True)
 class RunFinished:
     status: str
     exit_code: int
@@ -73,7 +96,7 @@ class RunFinished:
     """(job, step, message, log path) for every failed step."""
 
 
-Event = RunStarted | JobChanged | StepStarted | StepOutput | StepAnnotation | StepFinished | RunFinished
+Event = RunStarted | JobChanged | StepStarted | StepOutput | StepAnnotation | StepFinished | SessionChanged | RunFinished
 
 
 class Reporter(Protocol):
