@@ -11,6 +11,7 @@ import json
 import re
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -260,3 +261,55 @@ jobs:
             server.kill()
             server.wait()
     assert port_closed(session["local_port"])
+
+
+@pytest.mark.slow
+def test_resume_reopens_the_session_of_a_step_it_carries_over(ssh_env, write, tmp_path):  # noqa: F811
+    """kill -9 of the wfrun that held the tunnel closes it; ``wfrun resume`` opens it again on the same link
+    (the update-session step completed before and is not run again)."""
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "back.txt").write_text("back again\n")
+    server = subprocess.Popen(["python3", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory",
+                               str(tmp_path / "www")], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    resumed = None
+    try:
+        remote_port = int(re.search(r"port (\d+)", server.stdout.readline()).group(1))
+        wf = write("resume.yaml", f"""
+sessions:
+  back: {{redirect: true}}
+jobs:
+  serve:
+    ssh: {{remoteHost: "{ssh_env.spec}"}}
+    steps:
+      - uses: parallelworks/update-session
+        with: {{name: "${{{{ sessions.back }}}}", remotePort: {remote_port}, slug: back.txt}}
+  hold:
+    needs: [serve]
+    steps:
+      - run: sleep 600
+""")
+        env = wfrun_env(tmp_path)
+        run = start(env, ssh_env, wf)
+        session = open_sessions(env, run)[0]
+        assert fetch(session["url"]) == "back again\n"
+        wait_for(lambda: status(env, run)["jobs"][-1]["status"] == "running", 30, "the hold job")
+        subprocess.run(["kill", "-KILL", str(status(env, run)["pid"])], check=True)
+        wait_for(lambda: port_closed(session["local_port"]), 10, "the killed wfrun's port to close")
+        assert status(env, run)["sessions"][0]["state"] == "closed"  # its process is gone
+        killed_at = time.time()
+        resumed = subprocess.Popen([sys.executable, "-m", "workflow_runner", "resume", str(run)], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wait_for(lambda: status(env, run)["status"] == "running", 30, "the resume to start")
+        wait_for(lambda: status(env, run)["sessions"][0]["changed"] > killed_at, 30, "the session to be re-opened")
+        again = open_sessions(env, run)[0]
+        assert again["url"] == session["url"], "the same link after the resume"
+        assert fetch(again["url"]) == "back again\n"
+        cancel(env, run)
+        out = resumed.communicate(timeout=60)[0]
+        assert "⇄ session back: open " + session["url"] in out, out
+        assert port_closed(session["local_port"])
+    finally:
+        server.kill()
+        server.wait()
+        if resumed is not None and resumed.poll() is None:
+            resumed.kill()
