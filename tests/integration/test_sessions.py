@@ -66,8 +66,8 @@ def session_workflow(host: str, marker: str, *, jump: str | None = None, names: 
     return f"sessions:\n{sessions}jobs:\n  serve:\n    ssh: {ssh}\n    steps:\n{SERVE_STEP.format(marker=marker)}{opens}{hold}"
 
 
-def start(env: dict, ssh: SSHEnv, wf: Path) -> int:
-    proc = run_cli(env, "run", wf, "--detach", "--identity", ssh.key, "--known-hosts", ssh.known_hosts)
+def start(env: dict, ssh: SSHEnv, wf: Path, *args: str) -> int:
+    proc = run_cli(env, "run", wf, "--detach", *args, "--identity", ssh.key, "--known-hosts", ssh.known_hosts)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return int(re.search(r"run (\d+) started", proc.stdout).group(1))
 
@@ -313,3 +313,25 @@ jobs:
         server.wait()
         if resumed is not None and resumed.poll() is None:
             resumed.kill()
+
+
+@pytest.mark.parametrize("where", ["local", "ssh"])
+def test_the_session_example_as_the_readme_shows_it(ssh_env, tmp_path, where):  # noqa: F811
+    """examples/session.yaml: run --detach, the link from ``wfrun sessions``, a page through it, cancel, nothing left."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "session.yaml"
+    env = wfrun_env(tmp_path)
+    args = ["--set", f"host={ssh_env.spec}"] if where == "ssh" else []
+    run = start(env, ssh_env, example, *args)
+    try:
+        session = open_sessions(env, run)[0]
+        table = run_cli(env, "sessions").stdout
+        assert session["url"] in table and "open (running)" in table, table
+        assert fetch(session["url"]).startswith(f"Hello from {socket.gethostname()}, run {run}")
+        remote_port = int(session["remote"].split(":")[1])
+    finally:
+        cancel(env, run)
+    out = (Path(status(env, run)["run_dir"]) / "wfrun.out").read_text()
+    assert "web service stopped" in out and "⇄ session files closed" in out, out
+    assert port_closed(session["local_port"])
+    owner = ssh_env.user if where == "ssh" else "root"
+    assert not user_processes(owner, f"http.server {remote_port}")
