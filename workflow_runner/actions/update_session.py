@@ -57,15 +57,25 @@ def make_forwarder(spec: SessionSpec, target: Any, local: bool, on_state: Callab
 
 
 def kube_forwarder(spec: SessionSpec, on_state: Callable[[str, str | None], None]) -> Any:
-    """``kubectl port-forward`` for a ``targetInfo`` session (sessions/kube.py, same interface as the SSH tunnel)."""
+    """``kubectl port-forward`` for a ``targetInfo`` session (sessions/kube.py, same interface as the SSH tunnel).
+
+    ``targetInfo``: ``resourceType`` (services, pods …), ``resourceName``, ``namespace``; its ``name`` is the
+    platform's cluster, which kubectl's current context stands for here."""
     try:
         from workflow_runner.sessions.kube import KubectlForward
     except ImportError:
         raise TargetError(f"session {spec.name}: targetInfo (Kubernetes) needs workflow_runner.sessions.kube, "
                           "which this wfrun does not have") from None
-    forward = KubectlForward(target_info=spec.target_info, remote_port=spec.remote_port, local_port=spec.local_port)
-    if hasattr(forward, "on_state"):
-        forward.on_state = on_state
+    info = spec.target_info
+    forward: Any = None
+
+    def note(text: str) -> None:
+        on_state(forward.state if forward is not None else "starting", text)
+
+    forward = KubectlForward(namespace=str(info.get("namespace") or "default"),
+                             resource_type=str(info.get("resourceType") or "services"),
+                             name=str(info.get("resourceName") or ""), remote_port=spec.remote_port,
+                             local_port=spec.local_port or None, on_note=note)
     return forward
 
 

@@ -40,6 +40,10 @@ class Session:
 
     @property
     def remote(self) -> str:
+        info = self.spec.target_info
+        if info:  # Kubernetes: the object kubectl forwards to
+            where = f"{info.get('resourceType') or 'services'}/{info.get('resourceName') or ''}"
+            return f"{where}:{self.spec.remote_port} in {info.get('namespace') or 'default'}"
         return f"{self.spec.remote_host}:{self.spec.remote_port}"
 
 
