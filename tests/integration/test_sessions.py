@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -335,3 +336,49 @@ def test_the_session_example_as_the_readme_shows_it(ssh_env, tmp_path, where):  
     assert port_closed(session["local_port"])
     owner = ssh_env.user if where == "ssh" else "root"
     assert not user_processes(owner, f"http.server {remote_port}")
+
+
+LOCAL = """
+sessions:
+  web: {{redirect: true}}
+jobs:
+  serve:
+    steps:
+{serve}      - name: open
+        uses: parallelworks/update-session
+        with: {{name: "${{{{ sessions.web }}}}", remotePort: "${{{{ steps.start.outputs.PORT }}}}", slug: hello.txt}}
+      - name: hold
+        run: {hold}
+        cleanup: kill $(cat server.pid) && echo "cleanup stopped the server"
+"""
+
+
+def test_failure_and_ctrl_c_close_the_session_after_the_cleanups(write, tmp_path):
+    """The run's end closes the tunnel whatever the outcome — a failed step, Ctrl-C — after the cleanups ran."""
+    env = wfrun_env(tmp_path)
+    failing = write("fails.yaml", LOCAL.format(serve=SERVE_STEP.format(marker="f"), hold="sleep 1; exit 3"))
+    done = run_cli(env, "run", failing, "--no-live")
+    assert done.returncode == 1, done.stdout + done.stderr
+    session = status(env, 1)["sessions"][0]
+    assert session["state"] == "closed" and port_closed(session["local_port"])
+    out = done.stdout
+    assert out.index("cleanup stopped the server") < out.index("⇄ session web closed") < out.index("Run failed")
+
+    held = write("held.yaml", LOCAL.format(serve=SERVE_STEP.format(marker="c"), hold="sleep 600"))
+    proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", "run", str(held), "--no-live"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in proc.stdout:
+            if "⇄ session web: open " in line:
+                url = line.split("open ", 1)[1].split()[0]
+                break
+        assert fetch(url).startswith("c ")
+        proc.send_signal(signal.SIGINT)
+        rest = proc.communicate(timeout=60)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, rest
+    assert "cleanup stopped the server" in rest and "⇄ session web closed" in rest
+    assert port_closed(int(url.split(":")[2].split("/")[0]))
+    assert status(env, 2)["sessions"][0]["state"] == "closed"
