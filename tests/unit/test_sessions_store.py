@@ -51,3 +51,13 @@ def test_session_events_are_the_sessions_of_status_json(tmp_path):
             "opened": row.opened, "changed": row.changed}]
         store.run_finished(run, "failed", 1)  # its wfrun ended without closing it (killed): closed all the same
         assert status_data(store, store.get_run(run))["sessions"][0]["state"] == "closed"
+
+
+def test_a_secret_in_a_session_link_is_masked_like_everywhere_else():
+    from workflow_runner.engine.events import masked
+
+    secret = "s3cr3t-token"
+    e = SessionChanged("j", "s", "lab", f"http://127.0.0.1:1/lab?token={secret}", 1, "localhost:8888", "local", "open",
+                       None, "", True, {"slug": f"lab?token={secret}", "remote_port": 8888})
+    out = masked(e, lambda text: text.replace(secret, "***"))
+    assert secret not in repr(out) and out.url.endswith("token=***") and out.spec["remote_port"] == 8888

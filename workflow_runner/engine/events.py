@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
 
@@ -118,6 +118,9 @@ def masked(event: Event, mask: Callable[[str], str]) -> Event:
     if isinstance(event, StepFinished):
         return StepFinished(event.job, event.step, event.status, event.exit_code, event.duration, event.log,
                             _text(event.message, mask), event.index, event.cleanup, _outputs(event.outputs, mask))
+    if isinstance(event, SessionChanged):  # a slug may carry a password input (a service's login token)
+        return replace(event, url=mask(event.url), message=_text(event.message, mask),
+                       spec={k: mask(v) if isinstance(v, str) else v for k, v in (event.spec or {}).items()})
     if isinstance(event, RunFinished):
         failures = tuple((job, step, _text(message, mask), log) for job, step, message, log in event.failures)
         return RunFinished(event.status, event.exit_code, event.duration, failures)
