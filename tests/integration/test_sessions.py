@@ -30,27 +30,30 @@ SERVE_STEP = """\
         run: |
           PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
           mkdir -p www && echo "{marker} $PORT" > www/hello.txt
-          setsid -f python3 -m http.server $PORT --bind 127.0.0.1 --directory www > server.log 2>&1
+          setsid -f python3 -m http.server $PORT --bind {bind} --directory www > server.log 2>&1
           for i in $(seq 100); do
-            python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 1)" 2>/dev/null && break
+            python3 -c "import socket; socket.create_connection(('$(hostname)' if '{bind}' == '0.0.0.0' else '127.0.0.1', $PORT), 1)" 2>/dev/null && break
             sleep 0.1
           done
           pgrep -f "http.server $PORT" > server.pid
           echo "PORT=$PORT" >> $OUTPUTS
+          echo "HOSTNAME=$(hostname)" >> $OUTPUTS
 """
 
 
 def session_workflow(host: str, marker: str, *, jump: str | None = None, names: tuple[str, ...] = ("web",),
-                     keep_alive_local: bool = False) -> str:
+                     keep_alive_local: bool = False, node: bool = False) -> str:
     """One SSH job: start a web server, open a session per name; held open by a sleep (on SSH, whose cleanup
     stops the server — or, ``keep_alive_local``, in a local job, so the SSH connection carries only the tunnel)."""
     ssh = f'{{remoteHost: "{host}"' + (f', jumpNodeHost: "{jump}"' if jump else "") + "}"
+    remote_host = "\n          remoteHost: ${{ steps.start.outputs.HOSTNAME }}" if node else ""
+    serve = SERVE_STEP.format(marker=marker, bind="0.0.0.0" if node else "127.0.0.1")
     opens = "".join(f"""
       - name: open {name}
         uses: parallelworks/update-session
         with:
           name: ${{{{ sessions.{name} }}}}
-          remotePort: ${{{{ steps.start.outputs.PORT }}}}
+          remotePort: ${{{{ steps.start.outputs.PORT }}}}{remote_host}
           slug: hello.txt
           status: running
 """ for name in names)
@@ -64,7 +67,7 @@ def session_workflow(host: str, marker: str, *, jump: str | None = None, names: 
       - run: sleep 600
 """
     sessions = "".join(f"  {name}:\n    redirect: true\n" for name in names)
-    return f"sessions:\n{sessions}jobs:\n  serve:\n    ssh: {ssh}\n    steps:\n{SERVE_STEP.format(marker=marker)}{opens}{hold}"
+    return f"sessions:\n{sessions}jobs:\n  serve:\n    ssh: {ssh}\n    steps:\n{serve}{opens}{hold}"
 
 
 def start(env: dict, ssh: SSHEnv, wf: Path, *args: str) -> int:
@@ -116,10 +119,13 @@ def events(env: dict, run: int) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines() if line.strip()]
 
 
-@pytest.mark.parametrize("jump", [False, True], ids=["direct", "jump-host"])
-def test_link_in_status_serves_a_real_file_and_cancel_leaves_nothing(ssh_env, write, tmp_path, jump):  # noqa: F811
+@pytest.mark.parametrize("jump,node", [(False, False), (True, False), (False, True)],
+                         ids=["direct", "jump-host", "node-through-login-host"])
+def test_link_in_status_serves_a_real_file_and_cancel_leaves_nothing(ssh_env, write, tmp_path, jump, node):  # noqa: F811
+    """``node``: the service listens on a host name the step reported (as a batch job's compute node does), which
+    the SSH host reaches (the login host of a cluster)."""
     marker = f"hello-{tmp_path.name}"
-    wf = write("session.yaml", session_workflow(ssh_env.spec, marker, jump=ssh_env.spec if jump else None))
+    wf = write("session.yaml", session_workflow(ssh_env.spec, marker, jump=ssh_env.spec if jump else None, node=node))
     env = wfrun_env(tmp_path)
     run = start(env, ssh_env, wf)
     try:
@@ -127,7 +133,7 @@ def test_link_in_status_serves_a_real_file_and_cancel_leaves_nothing(ssh_env, wr
         port = session["local_port"]
         assert session["url"] == f"http://127.0.0.1:{port}/hello.txt"
         assert session["name"] == "web" and session["status"] == "running"
-        assert re.fullmatch(r"localhost:\d+", session["remote"]), session
+        assert re.fullmatch((re.escape(socket.gethostname()) if node else "localhost") + r":\d+", session["remote"]), session
         assert session["via"] == ssh_env.spec + (f" via {ssh_env.spec}" if jump else "")
         remote_port = int(session["remote"].split(":")[1])
         assert fetch(session["url"]).strip() == f"{marker} {remote_port}"
@@ -356,7 +362,7 @@ jobs:
 def test_failure_and_ctrl_c_close_the_session_after_the_cleanups(write, tmp_path):
     """The run's end closes the tunnel whatever the outcome — a failed step, Ctrl-C — after the cleanups ran."""
     env = wfrun_env(tmp_path)
-    failing = write("fails.yaml", LOCAL.format(serve=SERVE_STEP.format(marker="f"), hold="sleep 1; exit 3"))
+    failing = write("fails.yaml", LOCAL.format(serve=SERVE_STEP.format(marker="f", bind="127.0.0.1"), hold="sleep 1; exit 3"))
     done = run_cli(env, "run", failing, "--no-live")
     assert done.returncode == 1, done.stdout + done.stderr
     session = status(env, 1)["sessions"][0]
@@ -364,7 +370,7 @@ def test_failure_and_ctrl_c_close_the_session_after_the_cleanups(write, tmp_path
     out = done.stdout
     assert out.index("cleanup stopped the server") < out.index("⇄ session web closed") < out.index("Run failed")
 
-    held = write("held.yaml", LOCAL.format(serve=SERVE_STEP.format(marker="c"), hold="sleep 600"))
+    held = write("held.yaml", LOCAL.format(serve=SERVE_STEP.format(marker="c", bind="127.0.0.1"), hold="sleep 600"))
     proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", "run", str(held), "--no-live"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
