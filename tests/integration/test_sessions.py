@@ -356,16 +356,23 @@ jobs:
       - name: hold
         run: {hold}
         cleanup: kill $(cat server.pid) && echo "cleanup stopped the server"
+  watcher:
+    steps:
+      - run: sleep 600
+        early-cancel: any-job-failed
 """
 
 
 def test_failure_and_ctrl_c_close_the_session_after_the_cleanups(write, tmp_path):
-    """The run's end closes the tunnel whatever the outcome — a failed step, Ctrl-C — after the cleanups ran."""
+    """The run's end closes the tunnel whatever the outcome — a failed step (whose failure early-cancels the
+    watcher job), Ctrl-C — after the cleanups ran."""
     env = wfrun_env(tmp_path)
     failing = write("fails.yaml", LOCAL.format(serve=SERVE_STEP.format(marker="f", bind="127.0.0.1"), hold="sleep 1; exit 3"))
     done = run_cli(env, "run", failing, "--no-live")
     assert done.returncode == 1, done.stdout + done.stderr
-    session = status(env, 1)["sessions"][0]
+    data = status(env, 1)
+    assert {j["key"]: j["status"] for j in data["jobs"]} == {"serve": "failed", "watcher": "canceled"}
+    session = data["sessions"][0]
     assert session["state"] == "closed" and port_closed(session["local_port"])
     out = done.stdout
     assert out.index("cleanup stopped the server") < out.index("⇄ session web closed") < out.index("Run failed")
