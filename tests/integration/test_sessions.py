@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from helpers import run_cli, wait_for, wfrun_env
-from ssh_env import SSHEnv, ssh_env, sshd, user_processes  # noqa: F401  (fixture)
+from ssh_env import SSHEnv, ssh_env, user_processes  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.ssh
 
