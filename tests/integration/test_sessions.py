@@ -395,3 +395,33 @@ def test_failure_and_ctrl_c_close_the_session_after_the_cleanups(write, tmp_path
     assert "cleanup stopped the server" in rest and "⇄ session web closed" in rest
     assert port_closed(int(url.split(":")[2].split("/")[0]))
     assert status(env, 2)["sessions"][0]["state"] == "closed"
+
+
+def test_a_second_update_of_the_same_session_keeps_its_link(write, tmp_path):
+    """``update-session`` twice with one name: the tunnel moves to the new service, the link stays the same."""
+    two = SERVE_STEP.format(marker="first", bind="127.0.0.1") + SERVE_STEP.format(marker="second", bind="127.0.0.1") \
+        .replace("id: start", "id: again").replace("www", "www2")
+    wf = write("update.yaml", f"""
+sessions:
+  web: {{redirect: true}}
+jobs:
+  serve:
+    steps:
+{two}      - id: first
+        uses: parallelworks/update-session
+        with: {{name: "${{{{ sessions.web }}}}", remotePort: "${{{{ steps.start.outputs.PORT }}}}", slug: hello.txt}}
+      - run: curl -sf "${{{{ steps.first.outputs.url }}}}" > first.txt
+      - id: second
+        uses: parallelworks/update-session
+        with: {{name: "${{{{ sessions.web }}}}", remotePort: "${{{{ steps.again.outputs.PORT }}}}", slug: hello.txt}}
+      - run: |
+          test "${{{{ steps.first.outputs.url }}}}" = "${{{{ steps.second.outputs.url }}}}"
+          echo "first: $(cat first.txt)"; echo "second: $(curl -sf '${{{{ steps.second.outputs.url }}}}')"
+""")
+    env = wfrun_env(tmp_path)
+    done = run_cli(env, "run", wf, "--no-live")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"first: first \d+", done.stdout) and re.search(r"second: second \d+", done.stdout), done.stdout
+    [session] = status(env, 1)["sessions"]
+    assert session["state"] == "closed" and session["step"] == "second"
+    assert [e["state"] for e in events(env, 1) if e["event"] == "SessionChanged"] == ["open", "closed", "open", "closed"]

@@ -12,8 +12,8 @@ old tunnel closes and the new one takes its local port when it can, so the link 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Callable
 
 from workflow_runner.sessions.forwarder import CLOSED, Forwarder
 from workflow_runner.sessions.spec import SessionSpec
@@ -32,11 +32,12 @@ class Session:
     """The step's ``ssh:`` host and jump host, as given: what a resume connects to again."""
     port: int = 0
     url: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    ended: bool = False
+    """Closed by the registry (whatever the forwarder's own state says after a failed close)."""
 
     @property
     def state(self) -> str:
-        return self.forwarder.state
+        return CLOSED if self.ended else self.forwarder.state
 
     @property
     def remote(self) -> str:
@@ -65,6 +66,7 @@ class RunSessions:
             raise RuntimeError("the run's sessions are already closed")
         old = self.open.pop(session.spec.name, None)
         if old is not None:
+            old.ended = True
             await old.forwarder.close()
             self.changed(old, f"replaced by {session.job}/{session.step}")
         session.port = await self._listen(session.forwarder, old.port if old is not None and not session.spec.local_port else 0)
@@ -99,6 +101,5 @@ class RunSessions:
         sessions, self.open = list(self.open.values()), {}
         results = await asyncio.gather(*(s.forwarder.close() for s in sessions), return_exceptions=True)
         for session, result in zip(sessions, results):
-            if session.forwarder.state != CLOSED:
-                session.forwarder.state = CLOSED
+            session.ended = True
             self.changed(session, f"close failed: {result}" if isinstance(result, BaseException) else None)
