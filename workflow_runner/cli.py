@@ -136,7 +136,7 @@ def _run_options(run: argparse.ArgumentParser) -> None:
                      help="DANGEROUS: do not verify SSH host keys (man-in-the-middle attacks become possible)")
 
 
-HOME_WRITTEN = ("run", "resume", "rerun", "fetch", "runs", "status", "logs", "cancel", "serve")
+HOME_WRITTEN = ("run", "resume", "rerun", "fetch", "runs", "status", "logs", "cancel", "sessions", "serve")
 """Commands that write the run store or a run directory: their home must exist and be writable."""
 HOME_READ = ("validate", "inputs", "graph", "actions")
 """Commands that only look in the home (marketplace, schema cache): it must at least be findable."""
@@ -172,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from workflow_runner.homedir import checked_home
 
             checked_home(writable=args.command in HOME_WRITTEN)
-        if args.command in ("runs", "status", "logs", "cancel"):
+        if args.command in ("runs", "status", "logs", "cancel", "sessions"):
             from workflow_runner import commands
 
             return commands.main(args)

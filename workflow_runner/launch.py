@@ -212,7 +212,7 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
     from workflow_runner.actions.registry import default_actions
     from workflow_runner.engine.record import StoreRecorder
     from workflow_runner.engine.runstate import RunOptions, Shared
-    from workflow_runner.engine.scheduler import RunEngine
+    from workflow_runner.engine.scheduler import RunEngine, run_end
     from workflow_runner.state.recordfile import warn_once
     from workflow_runner.state.storefaults import StoreIdentity, explain
     from workflow_runner.expressions import Context
@@ -302,11 +302,14 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
     gc.collect()
     gc.freeze()
     outcome = None
+    if prior is not None:  # after RunStarted (the engine's first step), so their events follow it
+        helpers.append(asyncio.ensure_future(reopen_sessions(store, run, shared, engine)))
     try:
         outcome = await engine.run()
     finally:
         for task in helpers:
             task.cancel()
+        await run_end(shared)  # sessions still open when the engine did not end normally
         await targets.aclose()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -322,6 +325,27 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
     if got:
         return exit_code_of(got[0])
     return outcome.exit_code
+
+
+async def reopen_sessions(store: Any, run: int, shared: Any, engine: Any) -> None:
+    """``wfrun resume``: the sessions the killed wfrun held open come back (on their old port when it is free);
+    their steps, carried over, do not run again. A step that runs again updates its session itself."""
+    from workflow_runner.actions.update_session import reopen_sessions as reopen
+    from workflow_runner.state.sessionrows import OPEN_STATES
+
+    rows = [r for r in store.sessions(run) if r.state in OPEN_STATES]
+    if not rows:
+        return
+
+    def service(key: tuple, make: Any) -> Any:
+        if key not in shared.services:
+            shared.services[key] = make()
+        return shared.services[key]
+
+    problems = await reopen(rows, service=service, emit=engine.emit, at_run_end=shared.at_end.append,
+                            target_of=shared.targets.get, is_local=lambda target: target is shared.targets.local)
+    for problem in problems:
+        print(f"wfrun: warning: {problem}", file=sys.stderr)
 
 
 def exit_code_of(signum: int) -> int:

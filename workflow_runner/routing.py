@@ -13,7 +13,7 @@ import os
 from workflow_runner.errors import WorkflowError, did_you_mean
 
 COMMANDS = ("run", "resume", "rerun", "validate", "inputs", "graph", "schema", "actions", "fetch", "runs", "status", "logs", "cancel",
-            "serve")
+            "sessions", "serve")
 TOP_OPTIONS = ("-h", "--help", "--version")
 
 

@@ -21,6 +21,7 @@ from workflow_runner.expressions import (
 )
 from workflow_runner.loader import YList, YMap, load_file
 from workflow_runner.model import Workflow, job_templates, workflow_templates
+from workflow_runner.sessions.checks import check_sessions
 
 
 @dataclass
@@ -67,6 +68,7 @@ def load_workflow(path: str | Path, kind: str = "auto") -> Workflow:
     errors += model_errors
     errors += graph.check(wf)
     errors += check_references(wf)
+    errors += check_sessions(wf)
     raise_all(errors)
     _CACHE[key] = wf
     return wf

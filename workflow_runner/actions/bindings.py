@@ -21,6 +21,7 @@ BUILTINS: dict[str, str] = {
     "job_runner.v3": "workflow_runner.actions.job_runner:job_runner_v3",
     "parallelworks/checkout": "workflow_runner.actions.checkout:run_checkout",
     "parallelworks/cancel-jobs": "workflow_runner.actions.cancel_jobs:cancel_jobs",
+    "parallelworks/update-session": "workflow_runner.actions.update_session:update_session",
 }
 
 

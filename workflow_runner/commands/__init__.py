@@ -1,4 +1,4 @@
-"""``wfrun runs``, ``wfrun status RUN``, ``wfrun logs RUN [JOB[/STEP]] [-f]``, ``wfrun cancel RUN``, and the
+"""``wfrun runs``, ``wfrun status RUN``, ``wfrun logs RUN [JOB[/STEP]] [-f]``, ``wfrun cancel RUN``, ``wfrun sessions``, and the
 other subcommands that live outside ``cli.py`` (each module offers ``add_parser(s)(subparsers)``).
 
 runs/status/logs/cancel read (and, for cancel, flag) the run store ``$WFRUN_HOME/runs.db``, so they
@@ -21,7 +21,7 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-NAMES = ("runs", "status", "logs", "cancel")
+NAMES = ("runs", "status", "logs", "cancel", "sessions")
 
 
 def _runs(a: argparse.Namespace, store: Any, out: TextIO) -> int:
@@ -46,6 +46,12 @@ def _cancel(a: argparse.Namespace, store: Any, out: TextIO) -> int:
     from workflow_runner.commands.cancel import cancel_run
 
     return cancel_run(store, a.run, wait=a.wait, out=out)
+
+
+def _sessions(a: argparse.Namespace, store: Any, out: TextIO) -> int:
+    from workflow_runner.commands.sessions import show_sessions
+
+    return show_sessions(store, as_json=a.json, out=out)
 
 
 def add_parsers(sub: Any) -> None:
@@ -76,6 +82,12 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--wait", type=float, default=60.0, metavar="SECONDS",
                    help="wait this long for the run to finish (default 60; 0 = do not wait)")
     p.set_defaults(runs_handler=_cancel)
+
+    p = sub.add_parser("sessions", help="list the open sessions of live runs", description=(
+        "List the interactive sessions (parallelworks/update-session) that live runs hold open: "
+        "their links, the service each forwards to, and where the tunnel starts."))
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.set_defaults(runs_handler=_sessions)
 
 
 def main(args: argparse.Namespace, *, store: Any = None, out: TextIO | None = None) -> int:

@@ -45,6 +45,10 @@ def show_status(store: RunStore, run: int | str, *, as_json: bool = False, out: 
             out.write(f"  attempt {a.attempt} ({what}): {paint(a.status, a.status)}{code}, started {fmt_time(a.started)},"
                       f" {'took' if a.finished is not None else 'running for'} {fmt_duration(a.duration)}"
                       f" (pid {a.pid} on {a.hostname})\n")
+    for link in parts.links:
+        info = link.as_json(row.final)
+        extra = f", {info['status']}" if info["status"] else ""
+        out.write(f"  session {link.name}: {link.url} → {link.remote} on {link.via} ({info['state']}{extra})\n")
     if row.status == "interrupted":
         out.write("  its wfrun process ended without recording an outcome (killed?)\n")
     if not job_rows:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Awaitable, Callable, Iterable, Mapping
 
 from workflow_runner.engine import status as st
 from workflow_runner.engine.outputs import parse_outputs, scrub_outputs_file, scrub_remote_outputs
@@ -158,3 +158,9 @@ class JobStepCall:
             workflow, inputs, prefix=f"{self.job_key}/{self.step.key}/", dir_name=f"{self.job_key}-{self.step.key}",
             called_path=called_path)
         return NestedOutcome(outcome.status, outcome.outputs, outcome.failures, nested.job_view)
+
+    def emit(self, event: Any) -> None:
+        self.job.engine.emit(event)
+
+    def at_run_end(self, close: Callable[[], Awaitable[None]]) -> None:
+        self.job.engine.shared.at_end.append(close)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Protocol
 
 
@@ -65,6 +65,29 @@ class StepFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionChanged:
+    """A session (``parallelworks/update-session``) opened, reconnects, is open again, or closed."""
+
+    job: str
+    step: str
+    name: str
+    url: str
+    local_port: int
+    remote: str
+    """``host:port`` of the service, as seen from ``via``."""
+    via: str
+    """Where the tunnel starts: the step's SSH host (``user@host:port``, ``… via JUMP``), ``local`` or ``kubectl``."""
+    state: str
+    """starting | open | reconnecting | closed"""
+    message: str | None = None
+    status: str = ""
+    """The ``status`` the workflow gave (``running``); the tunnel's own is ``state``."""
+    redirect: bool = True
+    spec: dict | None = None
+    """The session's settings and where its tunnel starts (host, jump): what ``wfrun resume`` re-opens."""
+
+
+@dataclass(frozen=True, slots=True)
 class RunFinished:
     status: str
     exit_code: int
@@ -73,7 +96,7 @@ class RunFinished:
     """(job, step, message, log path) for every failed step."""
 
 
-Event = RunStarted | JobChanged | StepStarted | StepOutput | StepAnnotation | StepFinished | RunFinished
+Event = RunStarted | JobChanged | StepStarted | StepOutput | StepAnnotation | StepFinished | SessionChanged | RunFinished
 
 
 class Reporter(Protocol):
@@ -95,6 +118,9 @@ def masked(event: Event, mask: Callable[[str], str]) -> Event:
     if isinstance(event, StepFinished):
         return StepFinished(event.job, event.step, event.status, event.exit_code, event.duration, event.log,
                             _text(event.message, mask), event.index, event.cleanup, _outputs(event.outputs, mask))
+    if isinstance(event, SessionChanged):  # a slug may carry a password input (a service's login token)
+        return replace(event, url=mask(event.url), message=_text(event.message, mask),
+                       spec={k: mask(v) if isinstance(v, str) else v for k, v in (event.spec or {}).items()})
     if isinstance(event, RunFinished):
         failures = tuple((job, step, _text(message, mask), log) for job, step, message, log in event.failures)
         return RunFinished(event.status, event.exit_code, event.duration, failures)

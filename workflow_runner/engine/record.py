@@ -15,8 +15,11 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from workflow_runner.engine.events import Event, JobChanged, RunFinished, RunStarted, StepFinished, StepStarted
+from workflow_runner.engine.events import (
+    Event, JobChanged, RunFinished, RunStarted, SessionChanged, StepFinished, StepStarted,
+)
 from workflow_runner.state.rows import FINAL, RUNNING
+from workflow_runner.state.sessionrows import session_params
 from workflow_runner.state.store import RunStore
 
 
@@ -32,7 +35,7 @@ class StoreRecorder:
         """(job, index, cleanup, step name) -> attempt number now running."""
         self.handlers: dict[type, Callable[[Any], None]] = {
             RunStarted: self._run_started, JobChanged: self._job_changed, StepStarted: self._step_started,
-            StepFinished: self._step_finished, RunFinished: self._run_finished,
+            StepFinished: self._step_finished, RunFinished: self._run_finished, SessionChanged: self._session_changed,
         }
 
     def emit(self, event: Event) -> None:
@@ -44,7 +47,7 @@ class StoreRecorder:
             handler(event)
             if type(event) is RunFinished:
                 writes.final_flush()
-            elif type(event) is RunStarted:
+            elif type(event) in (RunStarted, SessionChanged):  # a link is looked up (status --json) at once
                 writes.flush_now_or_later()
             else:
                 writes.flush_soon()
@@ -89,6 +92,11 @@ class StoreRecorder:
         attempt = self.current.pop((e.job, e.index, cleanup, e.step), None)
         if attempt is not None:
             self.writes.attempt_ended(self.run, e.job, e.index, cleanup, e.step, attempt, e.status, e.exit_code, now)
+
+    def _session_changed(self, e: SessionChanged) -> None:
+        self.writes.session_changed(session_params(self.run, e.name, e.job, e.step, e.url, e.local_port, e.remote, e.via,
+                                                   e.state, e.status, e.redirect, self._text(e.message), e.spec,
+                                                   time.time()))
 
     def _run_finished(self, e: RunFinished) -> None:
         self.writes.run_finished(self.run, e.status, e.exit_code)

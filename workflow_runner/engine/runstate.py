@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Awaitable, Callable, Protocol
 
 from workflow_runner.engine.events import Reporter
 from workflow_runner.engine.status import StatusView
@@ -52,6 +52,8 @@ class Shared:
     """Per-run helpers shared by steps, e.g. one batch watcher per (host, scheduler)."""
     early_cancel: dict[asyncio.Task, Any] = field(default_factory=dict)
     """Running step tasks that asked for ``early-cancel: any-job-failed``, with their JobRun."""
+    at_end: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    """Awaited once when the top-level run ends, after every job and cleanup, before RunFinished (open sessions)."""
     actions: ActionTable | None = None
     """The action table (engine.stepcall.ActionTable, built by actions.registry) handed in at start-up: the engine imports no action."""
 

@@ -129,6 +129,8 @@ class RunEngine:
                 interrupted = True
                 self.cancel("canceled")
         everything.result()
+        if not self.prefix:
+            await run_end(self.shared)
         if interrupted:
             raise asyncio.CancelledError
         return self._outcome()
@@ -227,6 +229,18 @@ class RunEngine:
         if not self.prefix:
             self.emit(RunFinished(status, code, duration, tuple(self.failures)))
         return RunOutcome(status, code, dict(self.results), list(self.failures), outputs, duration)
+
+
+async def run_end(shared: Shared) -> None:
+    """Await what steps asked to be done at the run's end (StepCall.at_run_end), each once, none stopping another."""
+    while shared.at_end:
+        close = shared.at_end.pop(0)
+        try:
+            await asyncio.shield(close())
+        except asyncio.CancelledError:
+            continue  # a second Ctrl-C while closing: the rest still close
+        except Exception:  # noqa: BLE001 - closing must not fail the run
+            continue
 
 
 def _result_word(status: str) -> str:

@@ -117,6 +117,15 @@ class StepCall(Protocol):
 
     async def start_nested_run(self, workflow: Workflow, inputs: Any, called_path: Path | None) -> NestedOutcome: ...
 
+    def emit(self, event: Any) -> None:
+        """Report an event of ``engine.events`` (masked like the engine's own) to the screen, events.jsonl, the store."""
+        ...
+
+    def at_run_end(self, close: Callable[[], Awaitable[None]]) -> None:
+        """Await ``close()`` when the whole run ends — after its last cleanup, before RunFinished — whatever the
+        outcome (a session's tunnel: it belongs to the run, not to this step)."""
+        ...
+
 
 Action = Callable[[StepCall], Awaitable[StepOutcome]]
 

@@ -21,9 +21,12 @@ class StatusParts:
     row: RunRow
     jobs: list[JobRow]
     sessions: list[Any]
+    """The run's attempts (each ``wfrun run``/``resume`` session of the wfrun process)."""
     by_job: dict[str, list[StepRow]] = field(default_factory=dict)
     batch_of: dict[tuple[str, int], list[Any]] = field(default_factory=dict)
     tries: dict[tuple[str, int, bool, str], list[Any]] = field(default_factory=dict)
+    links: list[Any] = field(default_factory=list)
+    """Interactive sessions (``update-session``): state/sessionrows.SessionRow."""
 
 
 def run_dict(row: RunRow) -> dict[str, Any]:
@@ -47,7 +50,8 @@ def status_parts(store: RunStore, row: RunRow) -> StatusParts:
         attempts = store.attempts(row.id)
         batches = store.batch_jobs(row.id)
         sessions = store.run_attempts(row.id)
-    parts = StatusParts(row, [], sessions)
+        links = store.sessions(row.id)
+    parts = StatusParts(row, [], sessions, links=links)
     for s in steps:
         parts.by_job.setdefault(s.job, []).append(s)
     for b in batches:
@@ -66,6 +70,7 @@ def status_data(store: RunStore, row: RunRow) -> dict[str, Any]:
     data = run_dict(row)
     data["uses"] = pins(row)
     data["attempts"] = [{**dataclasses.asdict(a), "duration": a.duration} for a in parts.sessions]
+    data["sessions"] = [link.as_json(row.final) for link in parts.links]
     data["jobs"] = []
     for j in parts.jobs:
         jd = dataclasses.asdict(j)

@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -135,7 +135,30 @@ ALTER TABLE attempts_v2 RENAME TO attempts
 """Version 2 keeps history across resumes: one ``run_attempts`` row per session of a run, step attempts
 keyed by the run attempt they belong to (a resume no longer overwrites them), and the run's SSH options."""
 
-MIGRATIONS: dict[int, str] = {1: SCHEMA, 2: V2}
+V3 = """
+CREATE TABLE IF NOT EXISTS sessions (
+    run        INTEGER NOT NULL,
+    name       TEXT    NOT NULL,
+    job        TEXT    NOT NULL,
+    step       TEXT    NOT NULL,
+    url        TEXT    NOT NULL,
+    local_port INTEGER NOT NULL,
+    remote     TEXT    NOT NULL,
+    via        TEXT    NOT NULL,
+    state      TEXT    NOT NULL,
+    status     TEXT    NOT NULL DEFAULT '',
+    redirect   INTEGER NOT NULL DEFAULT 1,
+    message    TEXT,
+    spec       TEXT    NOT NULL DEFAULT '{}',
+    opened     REAL    NOT NULL,
+    changed    REAL    NOT NULL,
+    UNIQUE (run, name)
+)
+"""
+"""Version 3 records interactive sessions (``parallelworks/update-session``): one row per run and session name,
+its URL, the service's host:port, where the tunnel starts, its state, and what a resume needs to re-open it."""
+
+MIGRATIONS: dict[int, str] = {1: SCHEMA, 2: V2, 3: V3}
 """Schema version -> the SQL that brings version-1 to it. Add 2, 3, ... here; never edit a published one."""
 
 

@@ -20,6 +20,8 @@ Tables (``PRAGMA user_version`` = :data:`SCHEMA_VERSION`)::
                 finished, status, exit_code                 one row per try of a step in each run attempt
     batch_jobs  id, run, job, step_index, attempt, host, scheduler, job_name,
                 rundir, jobid, state, exit_code, intent_at, submitted_at, finished_at
+    sessions    run, name, job, step, url, local_port, remote, via, state, status, redirect,
+                message, spec, opened, changed       (run, name) unique; see state/sessionrows.py
 
 Writes from the event stream (:class:`workflow_runner.engine.record.StoreRecorder`) are
 queued in memory (:class:`workflow_runner.state.writes.WriteQueue`) and written in one short
@@ -61,6 +63,7 @@ from workflow_runner.state.rows import (  # noqa: F401 (re-exported: the store's
     RunRow, StepRow, job_row, run_row, step_row,
 )
 from workflow_runner.state.schema import SCHEMA_VERSION, migrate, open_database
+from workflow_runner.state.sessionrows import SELECT_OPEN, SELECT_RUN, SessionRow, session_row
 from workflow_runner.state.secrets import secret_paths_of  # noqa: F401 (re-exported)
 from workflow_runner.state.writes import RUN_ATTEMPT_FINISHED, RUN_FINISHED, WriteQueue
 
@@ -302,6 +305,16 @@ class RunStore:
             self.writes.job_outputs(run, job, outputs)
             self.writes.flush_soon()
 
+
+    # -------------------------------------------------------------- sessions
+
+    def sessions(self, run: int) -> list[SessionRow]:
+        """The interactive sessions of ``run`` (state/sessionrows.py), oldest first."""
+        return [session_row(r) for r in self._read(SELECT_RUN, (run,))]
+
+    def open_sessions(self) -> list[SessionRow]:
+        """Every run's sessions last recorded as open, starting or reconnecting."""
+        return [session_row(r) for r in self._read(SELECT_OPEN)]
 
     # -------------------------------------------------------------- batch jobs
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Iterator
 
 from workflow_runner.backoff import Backoff
+from workflow_runner.state.sessionrows import SESSION_CHANGED
 
 RETRY = Backoff(1.0, cap=30.0)
 """After the n-th failed flush in a row, the next try waits RETRY.delay(n - 1): 1, 2, 4 ... 30 s."""
@@ -204,6 +205,10 @@ class WriteQueue:
                       outputs: dict | None, now: float) -> None:
         self.queue(_STEP_FINISHED, (run, job, index, cleanup, step, status, exit_code, duration, log, message,
                                     json.dumps(outputs) if outputs else None, now))
+
+    def session_changed(self, params: tuple) -> None:
+        """A session opened, reconnects or closed (``state/sessionrows.session_params``)."""
+        self.queue(SESSION_CHANGED, params)
 
     def run_finished(self, run: int, status: str, exit_code: int | None) -> None:
         now = time.time()

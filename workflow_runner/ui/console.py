@@ -6,7 +6,7 @@
 - ``PlainReporter`` (a pipe or file, or ``--no-live``): the same lines without
   the panel, cheap enough for 10,000-job runs.
 - ``JsonReporter`` (``--json``): one JSON object per event on stdout.
-- ``quiet``: only the final summary.
+- ``quiet``: only the final summary (and session links).
 Every reporter also feeds ``RunRecorder``, which keeps ``events.jsonl`` and
 ``run.json`` in the run directory.
 """
@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 from workflow_runner.engine import status as st
 from workflow_runner.engine.events import (
-    Event, JobChanged, RunFinished, RunStarted, StepAnnotation, StepFinished, StepOutput, StepStarted,
+    Event, JobChanged, RunFinished, RunStarted, SessionChanged, StepAnnotation, StepFinished, StepOutput, StepStarted,
 )
 from workflow_runner.state.recordfile import RecordFile, write_record
 from workflow_runner.ui.pipe import guarded
@@ -164,7 +164,7 @@ class PlainReporter:
             return
         if isinstance(event, JobChanged):
             self.job_status[event.job] = event.status
-        if self.quiet:
+        if self.quiet and type(event) is not SessionChanged:  # a session's link is what the user waits for
             return
         line = self.render(event)
         if line is not None:
@@ -189,6 +189,8 @@ class PlainReporter:
                 return None
             why = f": {visible(event.reason)}" if event.reason and event.status != st.COMPLETED else ""
             return self.paint(f"{ICONS.get(event.status, '?')} job {visible(event.job)} {event.status}{why}", COLORS.get(event.status, "bold"))
+        if isinstance(event, SessionChanged):
+            return self.paint(session_line(event), "blue" if event.state != "closed" else "dim")
         if isinstance(event, StepFinished):
             if event.status == st.SKIPPED:
                 return None
@@ -201,6 +203,16 @@ class PlainReporter:
     def output_text(self, line: str) -> str:
         """A step's output line as shown: raw — it is the user's program talking (colours, progress bars)."""
         return line
+
+
+def session_line(event: SessionChanged) -> str:
+    """``⇄ session NAME: open http://127.0.0.1:PORT/ → localhost:8888 on user@host`` (and its later states)."""
+    head = f"⇄ session {visible(event.name)}"
+    why = f" ({visible(event.message)})" if event.message else ""
+    if event.state == "open":
+        word = "open" if event.redirect else "link"
+        return f"{head}: {word} {visible(event.url)} → {visible(event.remote)} on {visible(event.via)}{why}"
+    return f"{head} {event.state}: {visible(event.url)}{why}"
 
 
 def summary_text(event: RunFinished, job_status: dict[str, str], paint: Any) -> str:

@@ -24,8 +24,8 @@ from workflow_runner.state.rundir import wfrun_home
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
-BUILTINS = {"parallelworks/cancel-jobs", "parallelworks/checkout"}
-PLATFORM_ONLY = {"parallelworks/update-session", "parallelworks/scheduler-agent", "parallelworks/wait-for-agent"}
+BUILTINS = {"parallelworks/cancel-jobs", "parallelworks/checkout", "parallelworks/update-session"}
+PLATFORM_ONLY = {"parallelworks/scheduler-agent", "parallelworks/wait-for-agent"}
 PLATFORM_MARKETPLACE = {"script_submitter", "session_runner"}
 """Platform marketplace actions real workflows call that wfrun does not bundle: a warning at validation
 (like a platform-only built-in), an error only if the step runs, unless a definition is on the search path."""

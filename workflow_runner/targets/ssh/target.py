@@ -63,6 +63,16 @@ class SSHTarget:
         finally:
             self.host.release(conn)
 
+    async def tunnel_connection(self) -> asyncssh.SSHClientConnection:
+        """A live pooled connection to this host for port forwards (sessions/ssh.py).
+
+        Forwarded (``direct-tcpip``) channels are not sessions — ``MaxSessions`` does not count them — so
+        no channel slot is held: the slot is taken only to get (or open) a live connection, then given back.
+        """
+        conn = await self.host.acquire()
+        self.host.release(conn)
+        return conn.ssh
+
     async def aclose(self) -> None:
         return None  # the pool owns the connections
 
