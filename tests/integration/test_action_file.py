@@ -44,7 +44,7 @@ def test_validate_says_how_an_action_file_runs(wfrun):
 def test_a_bad_input_of_the_action_file_is_exit_2(wfrun):
     r = wfrun(V4, "--set", 'resource={"ip": ""}', "--set", "shebang=python3")
     assert r.code == 2, r.out + r.err
-    assert "shebang must be one line starting with '#!'" in r.err and "Run completed" not in r.out
+    assert "shebang must start with '#!', got 'python3'" in r.err and "Run completed" not in r.out
 
 
 def test_an_action_file_nothing_can_call_is_a_clear_error(wfrun, tmp_path):
