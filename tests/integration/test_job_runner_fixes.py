@@ -543,7 +543,7 @@ def test_cancel_of_a_job_that_already_ended_is_not_a_failure():
     async def answer(script: str):
         if script.startswith("qdel"):
             return 1, []
-        if script.startswith("qstat"):
+        if "qstat" in script:  # the status query tries ``qstat -x -f`` first: out=$(qstat -x ...
             return 0, ["Job Id: 502.server", "    job_state = R"]  # 501 is gone, 502 still runs
         return 0, []
 

@@ -127,6 +127,9 @@ def test_launch_follow_and_cancel_in_a_browser(server):
         page.select_option("#f-region", "us-central1")
         page.check("#f-fast")
         expect(page.locator("#f-threads-wrap")).to_be_visible()
+        # A person types after the form has settled; a fill in the same millisecond as the swap
+        # can land before htmx has wired the new fields (seen once on a loaded CI machine).
+        page.wait_for_function("() => !document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping')")
         page.fill("#f-threads", "12")
         expect(page.locator("#f-threads-wrap .error")).to_contain_text("at most 8")
         page.fill("#f-threads", "3")
