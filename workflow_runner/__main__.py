@@ -1,3 +1,3 @@
-from workflow_runner.cli import main
+from workflow_runner.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -15,7 +15,7 @@ import sqlite3
 import sys
 from typing import Any, Sequence
 
-from workflow_runner import __version__
+from workflow_runner import __version__, gcpause
 from workflow_runner.errors import ErrorGroup, WorkflowError
 from workflow_runner.routing import route
 from workflow_runner.ui.text import plural
@@ -146,6 +146,13 @@ def say(err: WorkflowError) -> None:
 
     text = visible(str(err))  # a name in the message may carry terminal escapes
     print(text if text.startswith("wfrun") else f"wfrun: {text}", file=sys.stderr)
+
+
+def entry() -> None:
+    """The ``wfrun`` process: main, then exit without the collector's last pass over every object."""
+    code = main()
+    gcpause.off_until_exit()
+    raise SystemExit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workflow_runner import graph, limits, model, schema
+from workflow_runner import gcpause, graph, limits, model, schema
 from workflow_runner.uses import agents, asworkflow, resolve as uses_resolve
 from workflow_runner.dialect_notes import bare_word_notes
 from workflow_runner.errors import ErrorGroup, SchemaError, UsesError, WorkflowError, did_you_mean, raise_all
@@ -44,7 +44,11 @@ def load_workflow(path: str | Path, kind: str = "auto") -> Workflow:
     ``kind`` "auto" checks a file that declares action metadata (``wfrun:``,
     ``version:``, ``outputs:``) against the action schema, others as workflows.
     """
-    path = Path(path)
+    with gcpause.paused():
+        return _load_workflow(Path(path), kind)
+
+
+def _load_workflow(path: Path, kind: str) -> Workflow:
     try:
         stat = path.stat()
         # The file's version is part of the key: a long-lived process (wfrun serve) sees edits.
@@ -151,6 +155,11 @@ def _remember_schema_ok(digest: str | None) -> None:
 
 def check(path: str | Path, *, deep: bool = True) -> tuple[Workflow | None, Report]:
     """``wfrun validate``: the workflow and every definition it calls; errors collected, not raised."""
+    with gcpause.paused():
+        return _check(path, deep)
+
+
+def _check(path: str | Path, deep: bool) -> tuple[Workflow | None, Report]:
     report = Report()
     try:
         wf = load_workflow(path)
