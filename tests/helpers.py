@@ -93,3 +93,28 @@ def run_cli(env: Mapping[str, str], *args: object, timeout: float = 120) -> subp
     """``wfrun ARGS`` with exactly the environment ``env`` (see :func:`wfrun_env`): the completed process."""
     return subprocess.run([sys.executable, "-m", "workflow_runner", *map(str, args)], env=dict(env), capture_output=True,
                           text=True, timeout=timeout)
+
+
+def start_until_batch_job_runs(argv: list[str], env: Mapping[str, str], started: str,
+                               timeout: float = 60) -> tuple[subprocess.Popen, str, list[str]]:
+    """Start ``python -m workflow_runner ARGV`` and read its output until its batch job runs.
+
+    "Runs" is the job id announced (``SLURM job submitted: N`` / ``PBS job submitted: N``) and
+    then the line ``started`` (the step's own "started" log line). Returns the still-running
+    process, the job id and the lines read; fails the test naming what it saw otherwise.
+    """
+    proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", *argv],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(env))
+    jobid, lines = None, []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            break
+        lines.append(line)
+        if " job submitted:" in line:
+            jobid = line.split()[-1]
+        if jobid and started in line:
+            return proc, jobid, lines
+    proc.kill()
+    raise AssertionError(f"no batch job ran (job id {jobid}); output:\n" + "".join(lines))

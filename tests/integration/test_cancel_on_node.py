@@ -17,14 +17,13 @@ import pwd
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from helpers import wfrun_env
+from helpers import start_until_batch_job_runs, wfrun_env
 from ssh_env import cluster_ssh_env  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.ssh, pytest.mark.slurm]
@@ -91,20 +90,10 @@ def squeue_ids() -> set[str]:
 
 def interrupt_after_start(tmp_path: Path, env_ssh, wf: Path) -> tuple[str, str, Path]:
     """Run the workflow, SIGINT it once the batch job runs; (job id, output, step log)."""
+    argv = [str(wf), "--grace", "2", "--identity", env_ssh.key, "--known-hosts", env_ssh.known_hosts]
     env = wfrun_env(tmp_path)
-    proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", str(wf), "--grace", "2",
-                             "--identity", env_ssh.key, "--known-hosts", env_ssh.known_hosts],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    jobid, lines = None, []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        lines.append(line)
-        if "SLURM job submitted:" in line:
-            jobid = line.split()[-1]
-        if jobid and "[batch/jr] started" in line:
-            break
-    assert jobid and jobid in squeue_ids(), "".join(lines)
+    proc, jobid, lines = start_until_batch_job_runs(argv, env, "[batch/jr] started")
+    assert jobid in squeue_ids(), "".join(lines)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 130, "".join(lines) + out

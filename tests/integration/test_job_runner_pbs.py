@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
 
 import pytest
 
+from helpers import start_until_batch_job_runs
 from test_job_runner_slurm import job_runner_workflow, squeue_ids
 
 pytestmark = pytest.mark.slurm
@@ -36,18 +35,8 @@ def test_exit_status_3_fails_with_the_code_and_says_where_it_came_from(wfrun, wr
 def test_a_qdel_from_outside_ends_gracefully_as_cancelled(tmp_path, write):
     wf = write("w.yaml", job_runner_workflow("echo started\nsleep 300", kind="pbs"))
     env = {**os.environ, "WFRUN_HOME": str(tmp_path / "home"), "WFRUN_CONFIG": str(tmp_path / "none")}
-    proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", str(wf)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    jobid, lines = None, []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        lines.append(line)
-        if "PBS job submitted:" in line:
-            jobid = line.split()[-1]
-        if jobid and "[batch/batch job] started" in line:
-            break
-    assert jobid and jobid in squeue_ids(), "".join(lines)
+    proc, jobid, lines = start_until_batch_job_runs([str(wf)], env, "[batch/batch job] started")
+    assert jobid in squeue_ids(), "".join(lines)
     subprocess.run(["qdel", jobid], check=True, timeout=30)
     out, _ = proc.communicate(timeout=120)
     out = "".join(lines) + out

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import start_until_batch_job_runs
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slurm
 
@@ -149,20 +151,8 @@ def test_interrupt_cancels_the_batch_job_runs_cancel_sh_and_removes_markers(tmp_
     script = 'echo "touch $PWD/cancel.ran" > cancel.sh\necho started\nsleep 300'
     wf = write("w.yaml", job_runner_workflow(script, ))
     env = {**os.environ, "WFRUN_HOME": str(tmp_path / "home"), "WFRUN_CONFIG": str(tmp_path / "none")}
-    proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", str(wf), "--grace", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    jobid = None
-    deadline = time.monotonic() + 30
-    lines = []
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        lines.append(line)
-        if "SLURM job submitted:" in line:
-            jobid = line.split()[-1]
-        if "started" in line and jobid and "[batch/batch job] started" in line:
-            break
-    assert jobid, "".join(lines)
-    assert jobid in squeue_ids()
+    proc, jobid, lines = start_until_batch_job_runs([str(wf), "--grace", "2"], env, "[batch/batch job] started")
+    assert jobid in squeue_ids(), "".join(lines)
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
@@ -229,17 +219,8 @@ def test_job_runner_example_on_the_slurm_cluster(wfrun):
 def test_pbs_interrupt_cancels_with_qdel(tmp_path, write):
     wf = write("w.yaml", job_runner_workflow('echo "touch $PWD/cancel.ran" > cancel.sh\necho started\nsleep 300', kind="pbs"))
     env = {**os.environ, "WFRUN_HOME": str(tmp_path / "home"), "WFRUN_CONFIG": str(tmp_path / "none")}
-    proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", str(wf), "--grace", "2"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    jobid = None
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if "PBS job submitted:" in line:
-            jobid = line.split()[-1]
-        if jobid and "[batch/batch job] started" in line:
-            break
-    assert jobid and jobid in squeue_ids()
+    proc, jobid, lines = start_until_batch_job_runs([str(wf), "--grace", "2"], env, "[batch/batch job] started")
+    assert jobid in squeue_ids(), "".join(lines)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, out
