@@ -48,7 +48,16 @@ def _input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="NAME", help="start from the workflow's configurations.NAME preset")
 
 
-def build_parser() -> argparse.ArgumentParser:
+RUN_COMMANDS = ("runs", "status", "logs", "cancel", "sessions")
+"""The commands ``commands.add_parsers`` registers (they look at recorded runs)."""
+COMMANDS = ("run", "resume", "validate", "fetch", "inputs", "graph", "schema", "actions", *RUN_COMMANDS, "rerun",
+            "serve")
+"""Every command's name; tests/unit/test_cli.py checks it against the whole parser."""
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or (``only``) the top level with one command's subparser: a run starts
+    sooner without building fifteen subparsers and importing the serve and rerun modules."""
     parser = argparse.ArgumentParser(
         prog="wfrun",
         description="Run ACTIVATE-style workflow YAML here, over SSH, or as SLURM/PBS batch jobs.",
@@ -58,57 +67,70 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wfrun {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run a workflow", description="Run a workflow and wait for it to finish.")
-    run.add_argument("workflow", help="the workflow file")
-    _input_options(run)
-    run.add_argument("--detach", "-d", action="store_true",
-                     help="start the run in the background and print its number (see wfrun status/logs/cancel)")
-    run.add_argument("--attach-run", type=int, help=argparse.SUPPRESS)
-    _run_options(run)
+    if only in (None, "run"):
+        run = sub.add_parser("run", help="run a workflow", description="Run a workflow and wait for it to finish.")
+        run.add_argument("workflow", help="the workflow file")
+        _input_options(run)
+        run.add_argument("--detach", "-d", action="store_true",
+                         help="start the run in the background and print its number (see wfrun status/logs/cancel)")
+        run.add_argument("--attach-run", type=int, help=argparse.SUPPRESS)
+        _run_options(run)
 
-    res = sub.add_parser("resume", help="continue an interrupted run",
-                         description="Continue a run whose wfrun died (kill -9, reboot, lost terminal): finished jobs and "
-                                     "steps are not run again, batch jobs still queued or running are re-attached, "
-                                     "local/SSH steps that were running are run again.")
-    res.add_argument("run", metavar="RUN", help="run number (or 'last')")
-    res.add_argument("--inputs", "-f", metavar="FILE", help="values for password inputs (never stored)")
-    res.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE", help="a password input's value")
-    _run_options(res)
+    if only in (None, "resume"):
+        res = sub.add_parser("resume", help="continue an interrupted run",
+                             description="Continue a run whose wfrun died (kill -9, reboot, lost terminal): finished jobs and "
+                                         "steps are not run again, batch jobs still queued or running are re-attached, "
+                                         "local/SSH steps that were running are run again.")
+        res.add_argument("run", metavar="RUN", help="run number (or 'last')")
+        res.add_argument("--inputs", "-f", metavar="FILE", help="values for password inputs (never stored)")
+        res.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE", help="a password input's value")
+        _run_options(res)
 
-    val = sub.add_parser("validate", help="check workflow files", description="Check workflow files: YAML, schema, expressions, needs, uses:. Needs no network, cluster or input values.")
-    val.add_argument("files", nargs="+", metavar="FILE")
-    val.add_argument("--strict", action="store_true", help="treat warnings as errors")
-    _offline_option(val, "validate never fetches; this only says so (github/… refs come from the cache)")
+    if only in (None, "validate"):
+        val = sub.add_parser("validate", help="check workflow files", description="Check workflow files: YAML, schema, expressions, needs, uses:. Needs no network, cluster or input values.")
+        val.add_argument("files", nargs="+", metavar="FILE")
+        val.add_argument("--strict", action="store_true", help="treat warnings as errors")
+        _offline_option(val, "validate never fetches; this only says so (github/… refs come from the cache)")
 
-    fe = sub.add_parser("fetch", help="fetch github/… workflows for offline use",
-                        description="Fetch every github/<owner>/<repo>@<ref> workflow WORKFLOW uses (recursively) and the "
-                                    "repositories of its parallelworks/checkout steps into $WFRUN_HOME, so that later "
-                                    "runs work with --offline.")
-    fe.add_argument("workflow")
-    _offline_option(fe, "fetch nothing: check that everything is already cached")
+    if only in (None, "fetch"):
+        fe = sub.add_parser("fetch", help="fetch github/… workflows for offline use",
+                            description="Fetch every github/<owner>/<repo>@<ref> workflow WORKFLOW uses (recursively) and the "
+                                        "repositories of its parallelworks/checkout steps into $WFRUN_HOME, so that later "
+                                        "runs work with --offline.")
+        fe.add_argument("workflow")
+        _offline_option(fe, "fetch nothing: check that everything is already cached")
 
-    inp = sub.add_parser("inputs", help="show resolved inputs", description="Resolve the inputs as a run would and print them (password values masked).")
-    inp.add_argument("workflow")
-    _input_options(inp)
+    if only in (None, "inputs"):
+        inp = sub.add_parser("inputs", help="show resolved inputs", description="Resolve the inputs as a run would and print them (password values masked).")
+        inp.add_argument("workflow")
+        _input_options(inp)
 
-    gr = sub.add_parser("graph", help="print the job graph", description="Print the job graph.")
-    gr.add_argument("workflow")
-    gr.add_argument("--format", choices=("text", "mermaid", "dot"), default="text")
+    if only in (None, "graph"):
+        gr = sub.add_parser("graph", help="print the job graph", description="Print the job graph.")
+        gr.add_argument("workflow")
+        gr.add_argument("--format", choices=("text", "mermaid", "dot"), default="text")
 
-    sc = sub.add_parser("schema", help="print the JSON Schema", description="Print the JSON Schema of workflows (or of marketplace action definitions).")
-    sc.add_argument("--action", action="store_true", help="the schema of marketplace action definitions")
+    if only in (None, "schema"):
+        sc = sub.add_parser("schema", help="print the JSON Schema", description="Print the JSON Schema of workflows (or of marketplace action definitions).")
+        sc.add_argument("--action", action="store_true", help="the schema of marketplace action definitions")
 
-    ac = sub.add_parser("actions", help="list marketplace actions", description="List the marketplace, or show one action's inputs.")
-    ac.add_argument("show", nargs="?", choices=("show",), help=argparse.SUPPRESS)
-    ac.add_argument("name", nargs="?", metavar="SLUG/VERSION")
+    if only in (None, "actions"):
+        ac = sub.add_parser("actions", help="list marketplace actions", description="List the marketplace, or show one action's inputs.")
+        ac.add_argument("show", nargs="?", choices=("show",), help=argparse.SUPPRESS)
+        ac.add_argument("name", nargs="?", metavar="SLUG/VERSION")
 
-    from workflow_runner import commands
-    from workflow_runner.commands import rerun as rerun_command
-    from workflow_runner.serve import command as serve_command
+    if only is None or only in RUN_COMMANDS:
+        from workflow_runner import commands
 
-    commands.add_parsers(sub)
-    rerun_command.add_parser(sub, _run_options)
-    serve_command.add_parser(sub)
+        commands.add_parsers(sub)
+    if only in (None, "rerun"):
+        from workflow_runner.commands import rerun as rerun_command
+
+        rerun_command.add_parser(sub, _run_options)
+    if only in (None, "serve"):
+        from workflow_runner.serve import command as serve_command
+
+        serve_command.add_parser(sub)
     return parser
 
 
@@ -159,9 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from workflow_runner.ui.pipe import drop_stdout, is_broken_pipe
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
     if not argv:
-        parser.print_usage(sys.stderr)
+        build_parser().print_usage(sys.stderr)
         print("wfrun: give a workflow file to run, or a command ('wfrun --help' lists them)", file=sys.stderr)
         return 2
     try:
@@ -169,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorkflowError as err:
         say(err)
         return 2
+    # A known command needs only its own subparser; anything else (--help, a typo) gets the whole list.
+    parser = build_parser(argv[0] if argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_usage(sys.stderr)
@@ -179,7 +202,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from workflow_runner.homedir import checked_home
 
             checked_home(writable=args.command in HOME_WRITTEN)
-        if args.command in ("runs", "status", "logs", "cancel", "sessions"):
+        if args.command in RUN_COMMANDS:
             from workflow_runner import commands
 
             return commands.main(args)

@@ -5,6 +5,7 @@ the rest call ``cli.main`` in-process and read stdout/stderr with capsys.
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -488,3 +489,15 @@ def test_run_of_an_invalid_workflow_exits_2(capsys, write):
     assert code == 2
     assert err.startswith(f"wfrun: {path}:3:")
     assert "Traceback" not in err
+
+
+def test_commands_lists_every_subparser_and_one_command_parses_as_with_all():
+    full = cli.build_parser()
+    sub = next(a for a in full._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == set(cli.COMMANDS)
+    for name in cli.COMMANDS:
+        alone = cli.build_parser(name)
+        only = next(a for a in alone._actions if isinstance(a, argparse._SubParsersAction))
+        assert list(only.choices) == (list(cli.RUN_COMMANDS) if name in cli.RUN_COMMANDS else [name])
+    argv = ["run", "w.yaml", "-j", "3", "--set", "a=1", "--quiet"]
+    assert vars(cli.build_parser("run").parse_args(argv)) == vars(full.parse_args(argv))
