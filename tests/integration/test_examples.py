@@ -58,3 +58,13 @@ def test_job_runner_example_here(wfrun):
     r = wfrun(EXAMPLES / "job-runner.yaml")
     assert r.code == 0, r.out + r.err
     assert "result=42" in r.out and "ended COMPLETED" in r.out
+
+
+def test_gpus_example_gives_each_job_its_own_gpu(wfrun):
+    r = wfrun(EXAMPLES / "gpus.yaml", "--gpus", "0,1", "--no-live")
+    assert r.code == 0, r.out + r.err
+    seen = {line.split(" sees GPU ")[0].split()[-1]: line.split(" sees GPU ")[1].strip("'")
+            for line in r.out.splitlines() if " sees GPU " in line}
+    assert sorted([seen["train-a"], seen["train-b"]]) == ["0", "1"], r.out
+    assert seen["preprocess"] == "", r.out
+    assert "all trained" in r.out
