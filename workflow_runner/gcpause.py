@@ -11,25 +11,32 @@ outermost pause ends, so a long-lived process (``wfrun serve``, a run) collects 
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+lock = threading.Lock()
 depth = 0
-"""Nested pauses (``check`` loads the files it calls): only the outermost one turns the collector back on."""
+"""Pauses in progress, nested (``check`` loads the files it calls) or in other threads (``wfrun serve``)."""
+resume = False
+"""Whether the collector was on when the first of the pauses in progress began: the last to end turns it back on."""
 
 
 @contextmanager
 def paused() -> Iterator[None]:
-    global depth
-    was_enabled = gc.isenabled() if depth == 0 else False
-    depth += 1
-    gc.disable()
+    global depth, resume
+    with lock:
+        if depth == 0:
+            resume = gc.isenabled()
+            gc.disable()
+        depth += 1
     try:
         yield
     finally:
-        depth -= 1
-        if depth == 0 and was_enabled:
-            gc.enable()
+        with lock:
+            depth -= 1
+            if depth == 0 and resume:
+                gc.enable()
 
 
 def off_until_exit() -> None:
