@@ -61,3 +61,17 @@ def test_a_secret_in_a_session_link_is_masked_like_everywhere_else():
                        None, "", True, {"slug": f"lab?token={secret}", "remote_port": 8888})
     out = masked(e, lambda text: text.replace(secret, "***"))
     assert secret not in repr(out) and out.url.endswith("token=***") and out.spec["remote_port"] == 8888
+
+
+def test_masking_keeps_what_a_resume_connects_to():
+    """An org value of 4+ characters that is also the user name must not turn the host into ***@login."""
+    from workflow_runner.engine.events import masked
+
+    e = SessionChanged("j", "s", "alice-lab", "http://127.0.0.1:1/alice", 1, "node-alice:8888", "alice@login", "open",
+                       None, "alice is up", True, {"name": "alice-lab", "host": "alice@login", "jump": "alice@gw",
+                                                   "remote_host": "node-alice", "slug": "alice", "status": "alice"})
+    out = masked(e, lambda text: text.replace("alice", "***"))
+    assert out.spec["host"] == "alice@login" and out.spec["jump"] == "alice@gw"
+    assert out.spec["name"] == "alice-lab" and out.spec["remote_host"] == "node-alice"
+    assert out.spec["slug"] == "***" and out.spec["status"] == "***" and out.status == "*** is up"
+    assert out.url.endswith("/***")

@@ -17,6 +17,7 @@ from workflow_runner.engine.stepcall import StepCall, StepOutcome
 from workflow_runner.errors import TargetError, UsesError
 from workflow_runner.expressions import Context, render
 from workflow_runner.expressions.values import stringify
+from workflow_runner.sessions.errors import SessionError
 from workflow_runner.sessions.registry import RunSessions, Session
 from workflow_runner.sessions.spec import SessionSpec, SpecError, session_spec
 
@@ -134,11 +135,14 @@ async def reopen_sessions(rows: list[Any], *, service: Callable, emit: Callable,
             try:  # the port the link named, so a bookmark still works; else the one the workflow asked for
                 same = SessionSpec.from_json({**data, "local_port": row.local_port})
                 await open_session(registry, same, target, is_local(target), job=row.job, step=row.step, host=host, jump=jump)
-            except TargetError:
+            except (TargetError, SessionError):
                 if row.local_port == wanted.local_port:
                     raise
                 await open_session(registry, wanted, target, is_local(target), job=row.job, step=row.step, host=host,
                                    jump=jump)
         except Exception as exc:  # noqa: BLE001 - a session that cannot come back must not stop the resume
             problems.append(f"session {row.name} not re-opened: {exc}")
+            # Its row said "open" with the old link: status, wfrun sessions and serve must not offer it.
+            emit(SessionChanged(row.job, row.step, row.name, row.url, row.local_port, row.remote, row.via, "closed",
+                                f"not re-opened: {exc}", row.status, row.redirect, row.spec))
     return problems

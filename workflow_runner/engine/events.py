@@ -103,6 +103,10 @@ class Reporter(Protocol):
     def emit(self, event: Event) -> None: ...
 
 
+SESSION_FREE_TEXT = ("slug", "status")
+"""The keys of a session's settings that carry the workflow's own text (a token in a slug), masked like messages."""
+
+
 def masked(event: Event, mask: Callable[[str], str]) -> Event:
     """The event with secrets replaced in its free text: reasons, messages, outputs, failure messages.
 
@@ -119,8 +123,10 @@ def masked(event: Event, mask: Callable[[str], str]) -> Event:
         return StepFinished(event.job, event.step, event.status, event.exit_code, event.duration, event.log,
                             _text(event.message, mask), event.index, event.cleanup, _outputs(event.outputs, mask))
     if isinstance(event, SessionChanged):  # a slug may carry a password input (a service's login token)
-        return replace(event, url=mask(event.url), message=_text(event.message, mask),
-                       spec={k: mask(v) if isinstance(v, str) else v for k, v in (event.spec or {}).items()})
+        # Only the workflow's free text (slug, status): host, jump and names are what a resume connects to.
+        spec = {k: mask(v) if k in SESSION_FREE_TEXT and isinstance(v, str) else v for k, v in (event.spec or {}).items()}
+        return replace(event, url=mask(event.url), message=_text(event.message, mask), status=mask(event.status),
+                       spec=spec)
     if isinstance(event, RunFinished):
         failures = tuple((job, step, _text(message, mask), log) for job, step, message, log in event.failures)
         return RunFinished(event.status, event.exit_code, event.duration, failures)

@@ -60,7 +60,10 @@ class Pipe(asyncio.Protocol):
         if self.peer is not None and self.peer.transport is not None:
             self.peer.transport.write(data)
         else:
-            self.pending.append(data)  # the other side is still being opened
+            self.pending.append(data)  # the other side is still being opened (up to 30 s during a reconnect):
+            pause = getattr(self.transport, "pause_reading", None)  # hold the client, not its bytes
+            if pause is not None:
+                pause()
 
     def eof_received(self) -> bool:
         self.eof = True
@@ -86,7 +89,9 @@ class Pipe(asyncio.Protocol):
             return
         for chunk in self.pending:
             self.peer.transport.write(chunk)
-        self.pending.clear()
+        if self.pending:
+            self.pending.clear()
+            self.transport.resume_reading()
         if self.eof:
             self.peer.write_eof()
 

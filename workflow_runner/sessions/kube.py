@@ -71,7 +71,7 @@ class KubectlForward:
             raise SessionError(f"Kubernetes session: resourceType '{self.resource_type}' is not one kubectl port-forward "
                                f"can reach (use pod, service, deployment, replicaset or statefulset)")
         for what, value in (("namespace", self.namespace), ("name", self.name)):
-            if not _NAME.match(value or ""):
+            if not _NAME.fullmatch(value or ""):
                 raise SessionError(f"Kubernetes session: {what} '{value}' is not a Kubernetes name")
         for what, port, low in (("remotePort", self.remote_port, 1), ("localPort", self.local_port or 0, 0)):
             if not isinstance(port, int) or isinstance(port, bool) or not low <= port <= 65535:

@@ -15,6 +15,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Callable
 
+from workflow_runner.sessions.errors import SessionError
 from workflow_runner.sessions.forwarder import CLOSED, Forwarder
 from workflow_runner.sessions.spec import SessionSpec
 
@@ -59,21 +60,29 @@ class RunSessions:
         self.changed = changed
         self.open: dict[str, Session] = {}
         self.closed = False
+        self.opening: dict[str, asyncio.Lock] = {}
+        """One lock per name: two steps (or a resume and a step) opening the same session take turns."""
 
     async def start(self, session: Session) -> Session:
         """Start ``session`` (replacing one of the same name, on its port when free); raises when it cannot listen."""
-        if self.closed:
-            raise RuntimeError("the run's sessions are already closed")
-        old = self.open.pop(session.spec.name, None)
-        if old is not None:
-            old.ended = True
-            await old.forwarder.close()
-            self.changed(old, f"replaced by {session.job}/{session.step}")
-        session.port = await self._listen(session.forwarder, old.port if old is not None and not session.spec.local_port else 0)
-        session.url = session.spec.url(session.port)
-        self.open[session.spec.name] = session
-        self.changed(session, None)
-        return session
+        async with self.opening.setdefault(session.spec.name, asyncio.Lock()):
+            if self.closed:
+                raise RuntimeError("the run's sessions are already closed")
+            old = self.open.pop(session.spec.name, None)
+            if old is not None:
+                old.ended = True
+                await old.forwarder.close()
+                self.changed(old, f"replaced by {session.job}/{session.step}")
+            keep = old.port if old is not None and not session.spec.local_port else 0
+            session.port = await self._listen(session.forwarder, keep)
+            if self.closed:  # the run ended while this one was opening: nothing would ever close it
+                session.ended = True
+                await session.forwarder.close()
+                raise RuntimeError("the run's sessions were closed while this one was opening")
+            session.url = session.spec.url(session.port)
+            self.open[session.spec.name] = session
+            self.changed(session, None)
+            return session
 
     @staticmethod
     async def _listen(forwarder: Forwarder, keep: int) -> int:
@@ -82,7 +91,7 @@ class RunSessions:
             forwarder.local_port = keep
             try:
                 return await forwarder.start()
-            except OSError:
+            except (OSError, SessionError):  # taken now (kubectl says so with a SessionError): any free port
                 forwarder.local_port = 0
         return await forwarder.start()
 

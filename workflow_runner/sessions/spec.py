@@ -64,7 +64,7 @@ def port_number(value: Any, key: str, *, allow_zero: bool = False) -> int:
     text = str(value).strip() if value is not None and not isinstance(value, bool) else ""
     if isinstance(value, float) and value.is_integer():
         text = str(int(value))
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):  # str.isdigit() also takes '²', which int() refuses
         raise SpecError(key, f"{key}: {value!r} is not a port number (1-65535)")
     number = int(text)
     if not (0 if allow_zero else 1) <= number <= 65535:
