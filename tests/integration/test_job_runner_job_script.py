@@ -255,3 +255,27 @@ def _check_rundirs(wfrun, write, tmp_path, ssh_env, auth, tag) -> None:
     assert r.code == 1, r.out + r.err
     assert f"$WFRUN_NOT_SET_{tag} is not set on {ssh_env.spec}" in r.out + r.err
     assert not Path(f"/tmp/jr-{tag}").exists()
+
+
+def test_a_rejected_submission_leaves_no_environment_file(wfrun, write, tmp_path):
+    """sbatch refuses the job (no such partition): the scheduler has no job of that name, so the file goes."""
+    rundir = tmp_path / "rd"
+    wf = write("w.yaml", f"""
+env: {{WF_VAR: "x"}}
+jobs:
+  main:
+    steps:
+      - name: rejected
+        uses: marketplace/job_runner/v4.0
+        with:
+          resource: {{ip: '', schedulerType: slurm}}
+          rundir: '{rundir}'
+          scheduler: true
+          poll_interval: 1
+          slurm: {{partition: no-such-partition, time: "00:05:00", cpus_per_task: 1}}
+          script: echo never
+""")
+    r = wfrun(wf)
+    assert r.code == 1, r.out + r.err
+    assert "job_runner: sbatch failed" in r.out, r.out
+    assert (rundir / "run.sh").exists() and not list(rundir.glob("*.env")), sorted(p.name for p in rundir.iterdir())

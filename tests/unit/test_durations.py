@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from workflow_runner.actions.job_runner import resolve_spec
-from workflow_runner.engine.durations import clock, parse_duration
+from workflow_runner.engine.durations import clock, iso_seconds, parse_duration
 from workflow_runner.errors import InputError
 from workflow_runner.validate import load_workflow
 
@@ -37,6 +37,8 @@ def test_refused(text, message):
 def test_clock():
     assert clock(93784.2, days=True) == "1-02:03:05"
     assert clock(93784, days=False) == "26:03:04"
+    assert clock(iso_seconds("PT1.1H"), days=False) == "01:06:00"  # 3960.0000000000005 in floats
+    assert clock(iso_seconds("P1.1D"), days=True) == "1-02:24:00"
 
 
 def test_job_runner_walltimes_take_iso_and_become_the_schedulers_clock():

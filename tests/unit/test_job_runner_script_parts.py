@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +84,21 @@ def test_user_and_logname_fall_back_to_the_account_name_when_unset():
     out = subprocess.run(["bash", "-c", remote_query(["USER", "LOGNAME", "NOT_SET_HERE"])], capture_output=True, text=True,
                          env={"PATH": "/usr/bin:/bin"}, check=True).stdout
     assert parse_remote(out.splitlines()) == {"USER": getpass.getuser(), "LOGNAME": getpass.getuser()}
+
+
+def test_a_rundir_with_quotes_and_semicolons_never_becomes_shell_text_in_run_sh(tmp_path):
+    """The run.sh line that says the environment file is missing once printed the path inside double quotes."""
+    from workflow_runner.actions.job_runner import render_scripts
+    from workflow_runner.actions.job_runner.jobenv import env_file
+
+    spec = build_spec("v4.0", {"resource": {"ip": "", "schedulerType": "slurm"}, "scheduler": True,
+                               "script": "echo ran"}, where=None)
+    rundir = str(tmp_path / 'a";touch pwned;"b')
+    prepare, _ = render_scripts(spec, rundir=rundir, out_file=f"{rundir}/run.1.out", exit_file=f"{rundir}/n.exit",
+                                job_name="n", label="j/s", job_env={"V": "x"})
+    subprocess.run(["bash", "-c", prepare.split("set +e")[0]], check=True, cwd=tmp_path)
+    Path(env_file(rundir, "n")).unlink()  # the step ended (or a requeue came after a failed cancel)
+    assert subprocess.run(["bash", "-n", f"{rundir}/run.sh"]).returncode == 0
+    run = subprocess.run(["bash", f"{rundir}/run.sh"], capture_output=True, text=True, cwd=tmp_path)
+    assert "ran" in run.stdout and "is missing: the job runs without the workflow environment" in run.stderr
+    assert not (tmp_path / "pwned").exists() and not (Path(rundir) / "pwned").exists()

@@ -73,3 +73,43 @@ def test_wrappers_without_x_are_told_and_remembered():
     assert backend.history is False
     assert backend.status_query(["7"]).startswith("qstat -f 7 ")
     assert seconds("01:02:03") == 3723 and seconds("90") == 90 and seconds("x") is None
+
+
+def test_a_wrapper_that_passed_sigterm_on_ends_as_v40_ends_a_walltime_kill_or_qdel():
+    """run.sh traps SIGTERM and exits 143 itself, so the server reports 143 (or 265 after kill_delay), not 271."""
+    backend = PBSBackend()
+    backend.parse_status("""Job Id: 201.s
+    job_state = F
+    Resource_List.walltime = 00:30:00
+    resources_used.walltime = 00:30:01
+    Exit_status = 143
+
+Job Id: 202.s
+    job_state = F
+    Resource_List.walltime = 00:30:00
+    resources_used.walltime = 00:02:00
+    Exit_status = 143
+
+Job Id: 203.s
+    job_state = F
+    Resource_List.walltime = 00:30:00
+    resources_used.walltime = 00:30:40
+    Exit_status = 265
+""".splitlines())
+    assert [(f.state, f.exit_code) for f in (decided(backend, j) for j in ("201", "202", "203"))] == [
+        ("TIMEOUT", 143), ("CANCELLED", 143), ("TIMEOUT", 265)]
+
+
+def test_torque_xml_after_an_unknown_job_line_is_still_recognised(tmp_path):
+    """Torque's -x means XML; a purged id's error line may come before it."""
+    import subprocess
+
+    qstat = tmp_path / "qstat"
+    qstat.write_text('#!/bin/bash\nif [ "$1" = -x ]; then echo "qstat: Unknown Job Id 9.s"; echo "<Data><Job>'
+                     '</Job></Data>"; exit 153; fi\necho "Job Id: 10.s"; echo "    job_state = R"\n')
+    qstat.chmod(0o755)
+    backend = PBSBackend()
+    out = subprocess.run(["bash", "-c", backend.status_query(["9", "10"])], capture_output=True, text=True,
+                         env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
+    states = backend.parse_status(out.stdout.splitlines())
+    assert backend.history is False and states["10"] == [("10", "R", "")]

@@ -71,7 +71,7 @@ def iso_seconds(text: str) -> float:
 
 def clock(seconds: float, *, days: bool) -> str:
     """``[D-]HH:MM:SS`` (rounded up to a whole second), as SLURM's --time (``days``) or PBS walltime take it."""
-    total = math.ceil(seconds)
+    total = math.ceil(round(seconds, 6))  # PT1.1H is 3960.0000000000005 s in floats: 01:06:00, not 01:06:01
     d, rest = divmod(total, 86400) if days else (0, total)
     h, rest = divmod(rest, 3600)
     m, s = divmod(rest, 60)

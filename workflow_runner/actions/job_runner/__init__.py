@@ -113,7 +113,8 @@ async def _run(definition: Workflow, version: str, call: StepCall, with_values: 
     try:
         return await _run_batch(call, sub, log)
     finally:  # the job's environment (secrets included) lives only while the job may (re)start
-        await to_the_end(_remove(target, env_file(rundir, name), log))
+        if not sub.keep_env:
+            await to_the_end(_remove(target, env_file(rundir, name), log))
 
 
 @dataclass
@@ -132,6 +133,10 @@ class Submission:
     outputs: dict
     local: bool
     attempt: int
+    keep_env: bool = False
+    """The step ends while its job may still be queued or start later (a submit that may have reached the
+    controller, a scheduler that did not answer, a cancel that failed): its environment file must stay for
+    it. ``wfrun resume`` or ``wfrun cancel`` removes it once the job's row ends."""
 
 
 async def _prepare(target: Any, prepare: str, rundir: str, log: StepLog, hurry: asyncio.Event | None = None) -> tuple[int, list[str]]:
@@ -198,7 +203,9 @@ async def _submit_and_watch(
     """Submit (or re-attach to) one batch job and wait for its end: (final, job id, failure before it ran)."""
     spec, backend, target, name, rundir, outputs = sub.spec, sub.backend, sub.target, sub.name, sub.rundir, sub.outputs
     store = call.batch
+    sub.keep_env = prior is not None  # until the scheduler says whether the job exists
     jobid = await _reattach(prior, target, backend, log) if prior is not None else None
+    sub.keep_env = False
     batch_id = prior.id if prior is not None else None
     watcher = call.service(("batch", target.name, spec.mode),
                        lambda: BatchWatcher(target, backend, "/", spec.poll_interval, log.note))
@@ -219,6 +226,7 @@ async def _submit_and_watch(
             # The row stays open: sbatch can fail (a timeout) after the controller took the job,
             # so a resume looks for it by name before submitting again.
             message = f"job_runner: {backend.submit_name} failed: {lines[-1] if lines else f'exit code {code}'}"
+            sub.keep_env = await _may_be_queued(target, backend, name)
             return None, "", StepOutcome(st.FAILED, code or 1, outputs, message)
         _crash_point("before-jobid-recorded")
         if store is not None:
@@ -241,6 +249,7 @@ async def _submit_and_watch(
         final: Final = await asyncio.shield(future)
     except asyncio.CancelledError:
         canceled = await to_the_end(cancel_batch(watcher, short_id, target, rundir, log))
+        sub.keep_env = not canceled
         if canceled and store is not None and batch_id is not None:
             # Finished for good: a resume runs the step again instead of re-attaching to the canceled job.
             store.batch_finished(batch_id, "CANCELLED", None)
@@ -251,6 +260,18 @@ async def _submit_and_watch(
     if store is not None and batch_id is not None:
         store.batch_finished(batch_id, final.state, final.exit_code)
     return final, short_id, None
+
+
+async def _may_be_queued(target: Any, backend: Any, name: str) -> bool:
+    """After a failed sbatch/qsub: does the scheduler hold a job of this name after all (or cannot it say)?
+
+    A rejected job (a bad partition: the common case) leaves nothing behind, so its environment
+    file goes; a submit that timed out after the controller took the job keeps it for that job.
+    """
+    try:
+        return await look_up(target, backend, name) is not None
+    except (TargetError, OSError):
+        return True
 
 
 async def _reattach(prior: Any, target: Any, backend: Any, log: StepLog) -> str | None:

@@ -24,6 +24,8 @@ GRACEFUL_EXIT = {271: "TIMEOUT", -11: "CANCELLED", -12: "CANCELLED"}
 """v4.0's table of server exit statuses that end 'gracefully' (271 = 256 + SIGTERM: the walltime)."""
 KILLED_BY_TERM = 143
 """128 + SIGTERM: what the job script records when the scheduler's walltime kill or qdel ends it."""
+KILLED_AFTER_DELAY = 265
+"""256 + SIGKILL: the server's status when the job outlived the walltime kill's grace (kill_delay)."""
 NO_HISTORY = "@@wfrun:qstat-no-x"
 
 
@@ -75,7 +77,7 @@ class PBSBackend:
         if self.history is False:
             return f"qstat -f {listed} 2>&1; c=$?; {ok}"
         return (f'out=$(qstat -x -f {listed} 2>&1); c=$?\n'
-                f'case "$out" in *"nknown option"*|*"llegal option"*|*"nvalid option"*|"<"*)\n'
+                f'case "$out" in *"nknown option"*|*"llegal option"*|*"nvalid option"*|"<"*|*"<Data>"*|*"<?xml"*)\n'
                 f'  echo "{NO_HISTORY}"; qstat -f {listed} 2>&1; c=$? ;;\n'
                 f'*) [ -z "$out" ] || printf "%s\\n" "$out" ;;\nesac\n{ok}')
 
@@ -144,7 +146,10 @@ class PBSBackend:
         info = self.details.pop(tracked.jobid, {})
         server = info.get("exit_status")
         if server is not None:
-            state = GRACEFUL_EXIT.get(server, "COMPLETED" if server == 0 else "FAILED")
+            # wfrun's run.sh traps SIGTERM, passes it on and exits 128+15 itself: the server then reports 143
+            # (and 256+9 when the kill_delay's SIGKILL follows), where v4.0's table expects 271.
+            kill = "TIMEOUT" if server in (KILLED_BY_TERM, KILLED_AFTER_DELAY) else None
+            state = GRACEFUL_EXIT.get(server) or kill or ("COMPLETED" if server == 0 else "FAILED")
             if state == "TIMEOUT" and not self.reached_walltime(tracked, info, default=True):
                 state = "CANCELLED"  # 271 before the walltime: a qdel's SIGTERM
             return Final(state, server, tracked.node, detail="Exit_status from qstat")
