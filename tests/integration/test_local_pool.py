@@ -97,3 +97,22 @@ jobs:
     r = wfrun(wf, "--gpus", "0,1")
     assert r.code == 0, r.out + r.err
     assert out.read_text() == "1\n"
+
+
+def test_job_runner_in_direct_mode_here_holds_its_jobs_gpus_like_a_run_step(wfrun, write, tmp_path):
+    """A job_runner step without a resource ip runs here: its process gets the job's own GPUs too."""
+    d = tmp_path / "seen"
+    d.mkdir()
+
+    def job(name: str, other: str) -> str:
+        script = (f'echo "$CUDA_VISIBLE_DEVICES" > {d}/{name}.tmp && mv {d}/{name}.tmp {d}/{name}.seen\n'
+                  + WAIT.format(f=d / f"{other}.seen"))
+        body = "\n".join("            " + line for line in script.splitlines())
+        return (f"  {name}:\n    resources: {{gpus: 1}}\n    steps:\n      - uses: marketplace/job_runner/v4.0\n"
+                f"        with:\n          resource: {{ip: ''}}\n          rundir: '{tmp_path / name}'\n"
+                f"          script: |\n{body}\n")
+
+    wf = write("w.yaml", "jobs:\n" + job("a", "b") + job("b", "a"))
+    r = wfrun(wf, "--cpus", "4", "-j", "4", "--gpus", "0,1")
+    assert r.code == 0, r.out + r.err
+    assert sorted(_ids(d, "a") + _ids(d, "b")) == ["0", "1"]

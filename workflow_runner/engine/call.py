@@ -8,6 +8,8 @@ status or outputs directly — ``set_output`` and ``cancel_self`` do, as the eng
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable, Mapping
 
@@ -18,6 +20,23 @@ from workflow_runner.engine.stepcall import NestedOutcome, Placement, StepLog, S
 from workflow_runner.expressions import Context
 from workflow_runner.model import Step, Workflow
 from workflow_runner.targets.base import StepCommand, Target
+
+
+@asynccontextmanager
+async def held_locally(job: Any) -> AsyncIterator[dict[str, str]]:
+    """Hold ``job``'s share of this machine — its resources from the pool and a ``--max-parallel`` slot —
+    while one of its processes runs here; yields the GPU visibility variables that process must see."""
+    shared = job.engine.shared
+    request = job.request()
+    held: tuple[str, ...] = ()
+    if shared.pool is not None:
+        held = await shared.pool.acquire(request)
+    try:
+        async with shared.local_slots:
+            yield shared.pool.device_env(held) if shared.pool is not None else {}
+    finally:
+        if shared.pool is not None:
+            await asyncio.shield(shared.pool.release(request, held))
 
 
 def scrub_local(shared: Any, place: Placement, *paths: str) -> None:
@@ -36,18 +55,10 @@ async def run_script(job: Any, script: str, place: Placement, env: Mapping[str, 
         signal_at=signal_at[1] if signal_at else None, signal=signal_at[0] if signal_at else 15,
     )
     if place.local:
-        request = job.request()
-        held: tuple[str, ...] = ()
-        if shared.pool is not None:
-            held = await shared.pool.acquire(request)
-            for name, value in shared.pool.device_env(held).items():  # its own GPUs, none if it asked for none;
+        async with held_locally(job) as devices:
+            for name, value in devices.items():  # its own GPUs, none if it asked for none;
                 command.env.setdefault(name, value)  # a workflow's own env: value of the variable wins
-        try:
-            async with shared.local_slots:
-                result = await place.target.run(command, log.line)
-        finally:
-            if shared.pool is not None:
-                await asyncio.shield(shared.pool.release(request, held))
+            result = await place.target.run(command, log.line)
     else:
         result = await place.target.run(command, log.line)
     outputs = parse_outputs(result.outputs_text)
@@ -132,6 +143,9 @@ class JobStepCall:
         """The batch row a previous session of a resumed run submitted for this step (taken once), or None."""
         prior = self.job.engine.prior
         return prior.batch.pop((self.job_key, self.step.index), None) if prior else None
+
+    def held_locally(self) -> Any:
+        return held_locally(self.job)
 
     async def run_script(self, script: str, *, env: Mapping[str, str] | None = None) -> StepOutcome:
         env = self.env if env is None else env

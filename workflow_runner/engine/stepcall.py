@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping, Protocol
+from typing import Any, AsyncContextManager, Awaitable, Callable, Mapping, Protocol
 
 from workflow_runner.expressions import Context
 from workflow_runner.model import Step, Workflow
@@ -106,6 +106,11 @@ class StepCall(Protocol):
     def prior_batch(self) -> Any: ...
 
     async def run_script(self, script: str, *, env: Mapping[str, str] | None = None) -> StepOutcome: ...
+
+    def held_locally(self) -> AsyncContextManager[dict[str, str]]:
+        """Hold the job's share of this machine (pool resources, a ``--max-parallel`` slot) while an action's own
+        local process runs; yields the GPU visibility variables (``CUDA_VISIBLE_DEVICES``…) it must see."""
+        ...
 
     def set_output(self, name: str, value: str) -> None: ...
 

@@ -164,7 +164,13 @@ async def _run_direct(
                           outputs_file="/dev/null", grace=call.grace, hurry=call.hurry,
                           signal_at=signal_at[1] if signal_at else None, signal=signal_at[0] if signal_at else 15)
     try:
-        result = await target.run(command, log.line)
+        if call.is_local(target):  # a local job: its CPUs, memory and GPUs from the pool, as a run: step's
+            async with call.held_locally() as devices:
+                for name, value in devices.items():
+                    command.env.setdefault(name, value)
+                result = await target.run(command, log.line)
+        else:
+            result = await target.run(command, log.line)
     except asyncio.CancelledError:
         await asyncio.shield(after_cancel(target, rundir, log))
         raise
