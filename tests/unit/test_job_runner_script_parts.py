@@ -54,17 +54,23 @@ def test_env_file_records_are_data(tmp_path):
     assert not (tmp_path / "no").exists()
 
 
-def test_starts_are_counted_per_step_attempt_and_a_new_attempt_counts_from_one(tmp_path):
-    """What a wfrun relaunch (NODE_FAIL/PREEMPTED → a new job) does: prepare again without the reset, start again."""
+def slurm_preparation(rundir: str, script: str, job_env: dict[str, str]) -> str:
+    """The prepare command of a v4.0 SLURM job ``n`` on this machine, without its sbatch."""
     from workflow_runner.actions.job_runner import render_scripts
-    from workflow_runner.actions.job_runner.jobenv import attempt_file, reset_attempts_command
 
     spec = build_spec("v4.0", {"resource": {"ip": "", "schedulerType": "slurm"}, "scheduler": True,
-                               "script": 'echo "attempt=$WFRUN_BATCH_ATTEMPT v=$V"'}, where=None)
-    rundir = str(tmp_path / "rd")
+                               "script": script}, where=None)
     prepare, _ = render_scripts(spec, rundir=rundir, out_file=f"{rundir}/run.1.out", exit_file=f"{rundir}/n.exit",
-                                job_name="n", label="j/s", job_env={"V": "$(touch no) x"})
-    prepare = prepare.split("set +e")[0]  # everything but sbatch
+                                job_name="n", label="j/s", job_env=job_env)
+    return prepare.split("set +e")[0]
+
+
+def test_starts_are_counted_per_step_attempt_and_a_new_attempt_counts_from_one(tmp_path):
+    """What a wfrun relaunch (NODE_FAIL/PREEMPTED → a new job) does: prepare again without the reset, start again."""
+    from workflow_runner.actions.job_runner.jobenv import attempt_file, reset_attempts_command
+
+    rundir = str(tmp_path / "rd")
+    prepare = slurm_preparation(rundir, 'echo "attempt=$WFRUN_BATCH_ATTEMPT v=$V"', {"V": "$(touch no) x"})
     first = reset_attempts_command(attempt_file(rundir, "n")) + "\n" + prepare
 
     def start(preparation: str) -> str:
@@ -88,15 +94,10 @@ def test_user_and_logname_fall_back_to_the_account_name_when_unset():
 
 def test_a_rundir_with_quotes_and_semicolons_never_becomes_shell_text_in_run_sh(tmp_path):
     """The run.sh line that says the environment file is missing once printed the path inside double quotes."""
-    from workflow_runner.actions.job_runner import render_scripts
     from workflow_runner.actions.job_runner.jobenv import env_file
 
-    spec = build_spec("v4.0", {"resource": {"ip": "", "schedulerType": "slurm"}, "scheduler": True,
-                               "script": "echo ran"}, where=None)
     rundir = str(tmp_path / 'a";touch pwned;"b')
-    prepare, _ = render_scripts(spec, rundir=rundir, out_file=f"{rundir}/run.1.out", exit_file=f"{rundir}/n.exit",
-                                job_name="n", label="j/s", job_env={"V": "x"})
-    subprocess.run(["bash", "-c", prepare.split("set +e")[0]], check=True, cwd=tmp_path)
+    subprocess.run(["bash", "-c", slurm_preparation(rundir, "echo ran", {"V": "x"})], check=True, cwd=tmp_path)
     Path(env_file(rundir, "n")).unlink()  # the step ended (or a requeue came after a failed cancel)
     assert subprocess.run(["bash", "-n", f"{rundir}/run.sh"]).returncode == 0
     run = subprocess.run(["bash", f"{rundir}/run.sh"], capture_output=True, text=True, cwd=tmp_path)
