@@ -811,3 +811,40 @@ def test_failed_look_up_leaves_the_row_open_for_resume(tmp_path, monkeypatch):
     assert (row.jobid, row.state, row.finished_at) == (None, "intent", None)
     assert list(prior.batch) == [("j", 0)]  # a resume looks for it by name instead of submitting again
 
+
+
+@on_slurm
+def test_a_job_that_can_never_start_is_named_once(tmp_path, write):
+    """job_runner v4.0's default cpus_per_task (4) on this 2-CPU node: Slurm pends it as PartitionConfig for ever."""
+    wf = write("w.yaml", """
+jobs:
+  batch:
+    steps:
+      - id: jr
+        uses: marketplace/job_runner/v4.0
+        with:
+          resource: {ip: '', schedulerType: slurm}
+          rundir: ${PWD}/jr
+          scheduler: true
+          poll_interval: 1
+          slurm: {partition: debug, time: "00:05:00", cpus_per_task: 64}
+          script: echo never
+""")
+    env = {**os.environ, "WFRUN_HOME": str(tmp_path / "home"), "WFRUN_CONFIG": str(tmp_path / "none")}
+    proc = subprocess.Popen([sys.executable, "-m", "workflow_runner", str(wf), "--grace", "2", "--no-live"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any("may never start" in line for line in list(lines)):
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+        reader.join(10)
+    text = "".join(lines)
+    assert "may never start: Slurm holds it as PartitionConfig: no node of its partition can give what it asks for" in text, text
+    assert text.count("may never start") == 1, text
+    assert proc.returncode == 130, text

@@ -33,6 +33,7 @@ from workflow_runner.actions.job_runner.jobenv import attempt_file, env_file, jo
 from workflow_runner.actions.job_runner.rundir_vars import expand_rundir
 from workflow_runner.actions.job_runner.script import render_scripts
 from workflow_runner.actions.job_runner.spec import JobSpec, build_spec, with_env
+from workflow_runner.actions.job_runner.states import never_starts
 from workflow_runner.actions.job_runner.stream import Streamer
 from workflow_runner.engine import status as st
 from workflow_runner.engine.context import evaluate
@@ -244,9 +245,15 @@ async def _submit_and_watch(
         log.line(f"{spec.mode.upper()} job submitted: {short_id}")
     streamer = call.service(("stream", target.name), lambda: Streamer(target, sub.local, "/"))
     followed = streamer.follow(sub.out_file, log.line)
+    warned: set[str] = set()
 
     def on_change(text: str) -> None:
         log.line(f"wfrun: {text}")
+        reason = text[text.rfind("(") + 1:-1] if text.endswith(")") else ""
+        warning = never_starts(short_id, reason) if reason else None
+        if warning is not None and warning not in warned:
+            warned.add(warning)
+            log.line(f"wfrun: {warning}")
         if store is not None and batch_id is not None:
             store.batch_state(batch_id, text.rsplit(": ", 1)[-1].split()[0])
 

@@ -17,6 +17,26 @@ SLURM_GRACEFUL = {"TIMEOUT", "CANCELLED"}
 """States job_runner v4.0 reports as ended 'gracefully' (exit 0), with the state named."""
 RELAUNCH_STATES = {"NODE_FAIL", "PREEMPTED", "BOOT_FAIL"}
 """Ends that are the machine's fault, not the script's: job_runner resubmits (max_relaunches)."""
+NEVER_STARTS = {
+    "PartitionConfig": "no node of its partition can give what it asks for (cpus_per_task, mem, gres)",
+    "PartitionNodeLimit": "it asks for more nodes than its partition allows",
+    "PartitionTimeLimit": "its time limit is over its partition's",
+    "BadConstraints": "its constraints cannot be met",
+    "InvalidAccount": "its account is not valid here",
+    "InvalidQOS": "its QOS is not valid here",
+    "DependencyNeverSatisfied": "a job it depends on can no longer end as required",
+}
+"""Slurm pending reasons that waiting does not clear (job_runner v4.0 waits for ever; wfrun says so once).
+v4.0's own default ``cpus_per_task: 4`` on nodes of 2 CPUs is the common case: PartitionConfig."""
+
+
+def never_starts(jobid: str, reason: str) -> str | None:
+    """A warning for a job whose pending reason will not clear by waiting, else None."""
+    why = NEVER_STARTS.get(reason)
+    if why is None:
+        return None
+    return (f"warning: batch job {jobid} may never start: Slurm holds it as {reason}: {why}. "
+            f"Cancel the run and change the job's request (with: slurm:), or ask the cluster's admins")
 
 
 @dataclass
