@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Backoff:
+    """The one retry delay formula: ``first * factor**n``, at most ``cap``, plus ``step * n``."""
+
     first: float
     factor: float = 2.0
     cap: float = math.inf

@@ -13,19 +13,20 @@ find the same files.
 from __future__ import annotations
 
 import functools
-from importlib.resources import files
 from pathlib import Path
 
-_PACKAGE = "workflow_runner"
+_PACKAGE_DIR = Path(__file__).resolve().parent
+"""The installed package's folder (what ``importlib.resources.files`` gives for a package on disk,
+without importing its zip support on every start-up)."""
 
 
 @functools.cache
 def data_root() -> Path:
     """The folder holding ``schemas/`` and ``marketplace/``: the packaged copy, else the checkout."""
-    packaged = files(_PACKAGE) / "data"
-    checkout = Path(__file__).resolve().parent.parent
+    packaged = _PACKAGE_DIR / "data"
+    checkout = _PACKAGE_DIR.parent
     for root in (packaged, checkout):
-        if isinstance(root, Path) and (root / "schemas").is_dir():
+        if (root / "schemas").is_dir():
             return root
     raise RuntimeError(f"wfrun is installed without its data files: neither {packaged}/schemas "
                        f"nor {checkout}/schemas exists; reinstall wfrun")
@@ -43,7 +44,7 @@ def marketplace_dir() -> Path:
 
 def job_runner_templates() -> Path:
     """job_runner's Jinja templates (``*.sh.j2``), package data of ``actions.job_runner``."""
-    folder = files(f"{_PACKAGE}.actions.job_runner") / "templates"
-    if not isinstance(folder, Path):
-        raise RuntimeError(f"wfrun's job_runner templates are not on the file system: {folder}")
+    folder = _PACKAGE_DIR / "actions" / "job_runner" / "templates"
+    if not folder.is_dir():
+        raise RuntimeError(f"wfrun is installed without job_runner's templates: {folder} does not exist; reinstall wfrun")
     return folder

@@ -171,7 +171,9 @@ def say(err: WorkflowError) -> None:
 
 
 def entry() -> None:
-    """The ``wfrun`` process: main, then exit without the collector's last pass over every object."""
+    """The ``wfrun`` process: main (no collection during its start-up), then exit without the collector's
+    last pass over every object."""
+    gcpause.until_started()
     code = main()
     gcpause.off_until_exit()
     raise SystemExit(code)
@@ -197,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         return 2
     args.raw_argv = argv[1:]
+    if args.command not in ("run", "resume", "rerun"):
+        gcpause.started()  # a run's start-up ends when its engine starts (launch.execute)
     try:
         if args.command in HOME_WRITTEN + HOME_READ:
             from workflow_runner.homedir import checked_home

@@ -24,8 +24,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -59,6 +57,8 @@ class UploadTooLarge(DatasetError):
 
 @dataclass(frozen=True)
 class DatasetInfo:
+    """A stored dataset, addressed by the sha256 of its upload."""
+
     sha256: str
     name: str
     kind: str  # "archive" (extracted) or "file"
@@ -116,6 +116,8 @@ class DatasetStore:
         sha = parse_sha(declared_sha)
         incoming = self.root / ".incoming"
         incoming.mkdir(parents=True, exist_ok=True)
+        import tempfile  # uploads only; a run resolving references never loads it
+
         fd, tmp = tempfile.mkstemp(dir=incoming, prefix=sha[:12] + "-")
         return PendingUpload(self, clean_name(name), sha, Path(tmp), os.fdopen(fd, "wb"))
 
@@ -131,6 +133,9 @@ class DatasetStore:
         existing = self.get(sha)
         if existing is not None:
             return existing, False
+        import shutil
+        import tempfile
+
         staging = Path(tempfile.mkdtemp(dir=self.root, prefix=".staging-"))
         try:
             data = staging / "data"

@@ -22,6 +22,8 @@ _KNOWN = sorted(CONTEXT_NAMES | STATUS_KEYWORDS | {f.name for f in FUNCTIONS.val
 
 @dataclass
 class Notes:
+    """What ``wfrun validate`` says about bare words: hints for the deliberate ones, warnings for likely typos."""
+
     hints: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 

@@ -28,6 +28,11 @@ class Location:
     line: int | None = None
     col: int | None = None
 
+    def __reduce__(self) -> tuple:
+        # Pickled by the thousand in a cached tree (treecache.py): a constructor call
+        # unpickles several times faster than a frozen dataclass's __setstate__.
+        return Location, (self.file, self.line, self.col)
+
     def __str__(self) -> str:
         parts = [self.file or "<string>"]
         if self.line is not None:
@@ -51,6 +56,9 @@ class ScalarOrigin:
     col: int
     block_indent: int | None = None
     quoted: bool = False
+
+    def __reduce__(self) -> tuple:
+        return ScalarOrigin, (self.file, self.line, self.col, self.block_indent, self.quoted)
 
     def locate(self, text: str, offset: int) -> Location:
         before = text[:offset]

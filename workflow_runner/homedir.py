@@ -8,8 +8,8 @@ read as one line naming the variable and the path, not as a traceback from
 
 from __future__ import annotations
 
+import errno
 import os
-import tempfile
 from pathlib import Path
 
 from workflow_runner.errors import WorkflowError
@@ -49,8 +49,20 @@ def checked_home(*, writable: bool) -> Path:
     except OSError as exc:
         raise WorkflowError(f"{what} cannot be created: {exc.strerror or exc}; {_WAY_OUT}") from None
     try:
-        with tempfile.TemporaryFile(dir=home):
-            pass
+        _probe_write(home)
     except OSError as exc:
         raise WorkflowError(f"{what} is not writable: {exc.strerror or exc}; {_WAY_OUT}") from None
     return home
+
+
+def _probe_write(folder: Path) -> None:
+    """Create and drop a nameless file in ``folder`` (OSError if that is refused)."""
+    try:
+        os.close(os.open(folder, os.O_TMPFILE | os.O_WRONLY, 0o600))
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+            raise
+        import tempfile  # a file system without O_TMPFILE
+
+        with tempfile.TemporaryFile(dir=folder):
+            pass

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workflow_runner import gcpause
 from workflow_runner.engine import status as st
 from workflow_runner.errors import WorkflowError, raise_all
 from workflow_runner.state.process import kill_leftovers, run_token
@@ -31,6 +32,8 @@ from workflow_runner.targets.sshopts import ssh_record
 
 @dataclass
 class LaunchOptions:
+    """What ``wfrun run``/``resume`` was asked on its command line (or the user config), before the engine exists."""
+
     max_parallel: int
     grace: float = 10.0
     quiet: bool = False
@@ -302,6 +305,7 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
     # first: it found nothing to free here (loading makes no cyclic garbage worth
     # it) and cost 6-10 ms of every run's start-up.
     gc.freeze()
+    gcpause.started()  # the collector was off since the process began (cli.entry)
     outcome = None
     if prior is not None:  # after RunStarted (the engine's first step), so their events follow it
         helpers.append(asyncio.ensure_future(reopen_sessions(store, run, shared, engine)))

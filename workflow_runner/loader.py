@@ -72,17 +72,28 @@ def origin_of(container: YMap | YList, key: Any) -> ScalarOrigin | None:
 
 def load_file(path: str | Path) -> YMap:
     path = Path(path)
+    return load_text(decode(read_source(path), str(path)), str(path))
+
+
+def read_source(path: Path) -> bytes:
+    """The bytes of a user's file; a LoadError naming the path when it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_bytes()
     except FileNotFoundError:
         raise LoadError("file not found", location=Location(str(path))) from None
     except IsADirectoryError:
         raise LoadError("is a directory, not a workflow file", location=Location(str(path))) from None
     except OSError as exc:
         raise LoadError(f"cannot read file: {exc.strerror or exc}", location=Location(str(path))) from None
+
+
+def decode(data: bytes, filename: str) -> str:
+    """UTF-8 text with universal newlines (what ``Path.read_text`` gives); a LoadError if it is not UTF-8."""
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise LoadError(f"cannot read file: {exc}", location=Location(str(path))) from None
-    return load_text(text, str(path))
+        raise LoadError(f"cannot read file: {exc}", location=Location(filename)) from None
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def load_text(text: str, filename: str) -> YMap:

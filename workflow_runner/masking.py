@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from functools import lru_cache
 from typing import Any, Iterable
 
@@ -42,6 +41,8 @@ def forms(secret: str) -> set[str]:
     - shell-quoted (job_runner's ``| q`` filter);
     - each line of a multi-line secret with at least :data:`MIN_LINE` visible characters.
     """
+    from shlex import quote  # only a run with secrets needs it
+
     if not secret:
         return set()
     found = {
@@ -50,7 +51,7 @@ def forms(secret: str) -> set[str]:
         json.dumps(secret, ensure_ascii=False)[1:-1],
         repr(secret)[1:-1],
         repr(secret + "'\"")[1:-4],  # the body repr writes when it must escape a single quote
-        shlex.quote(secret),
+        quote(secret),
     }
     if "\n" in secret:
         found.update(line for line in (part.rstrip("\r") for part in secret.split("\n")) if len(line.strip()) >= MIN_LINE)

@@ -22,12 +22,16 @@ Value = Any
 
 @dataclass(frozen=True, slots=True)
 class SSHSpec:
+    """Where a job or step runs over SSH: ``ssh.remoteHost`` (and an optional jump host), still as templates."""
+
     remote_host: Value
     jump_host: Value = None
 
 
 @dataclass(frozen=True, slots=True)
 class Retry:
+    """A step's ``retry:``; its values are templates, evaluated when the step runs."""
+
     max_retries: Value = 0
     interval: Value = 0
     timeout: Value = None
@@ -35,6 +39,8 @@ class Retry:
 
 @dataclass(frozen=True, slots=True)
 class Step:
+    """One checked step: every value the engine evaluates is a compiled template; ``path`` locates it in the file."""
+
     index: int
     name: str
     id: str | None
@@ -63,6 +69,8 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class Strategy:
+    """A job's ``strategy:``: the matrix it expands to, how many instances run at once, fail-fast."""
+
     matrix: Value
     max_parallel: Value = None
     fail_fast: Value = True
@@ -70,6 +78,8 @@ class Strategy:
 
 @dataclass(frozen=True, slots=True)
 class Resources:
+    """A job's ``resources:`` on this machine (CPUs, memory, GPUs), held from the local pool while it runs."""
+
     cpus: Value = None
     memory: Value = None
     gpus: Value = None
@@ -77,6 +87,8 @@ class Resources:
 
 @dataclass(frozen=True, slots=True)
 class Job:
+    """One checked job: its steps, needs and settings, with ``path`` to locate errors in the file."""
+
     name: str
     steps: tuple[Step, ...]
     needs: tuple[str, ...]
@@ -96,6 +108,8 @@ class Job:
 
 @dataclass(frozen=True)
 class Workflow:
+    """A checked workflow file: jobs by name plus what the run needs of the file (inputs, env, sessions, locations)."""
+
     path: Path | None
     name: str
     jobs: dict[str, Job]

@@ -36,6 +36,8 @@ NAMED_SECTIONS = ("kubernetes-clusters", "kubernetes-namespaces", "kubernetes-pv
 
 @dataclass
 class UserConfig:
+    """The user's wfrun config file (clusters, org values, SSH defaults, named inputs); empty without one."""
+
     clusters: dict[str, Any] = field(default_factory=dict)
     org: dict[str, Any] = field(default_factory=dict)
     ssh: dict[str, Any] = field(default_factory=dict)
@@ -62,10 +64,11 @@ def load_user_config() -> UserConfig:
     path = config_path()
     if path is None or not path.is_file():
         return UserConfig()
-    from workflow_runner.loader import load_file
+    from workflow_runner import treecache
+    from workflow_runner.state.rundir import wfrun_home
 
     try:
-        tree = load_file(path)
+        tree = treecache.load(path, wfrun_home() / "cache" / "trees")
     except LoadError as exc:
         # The loader speaks of workflows; a config file has its own shape (and may be empty).
         if exc.message.startswith("the file is empty"):

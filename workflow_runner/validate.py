@@ -12,20 +12,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workflow_runner import gcpause, graph, limits, model, schema
-from workflow_runner.uses import agents, asworkflow, resolve as uses_resolve
+from workflow_runner import gcpause, graph, limits, model, schema, treecache
+from workflow_runner.uses import agents, asworkflow
 from workflow_runner.dialect_notes import bare_word_notes
 from workflow_runner.errors import ErrorGroup, SchemaError, UsesError, WorkflowError, did_you_mean, raise_all
 from workflow_runner.expressions import (
     ExpressionError, Template, compile_condition, compile_string, contains_expression,
 )
-from workflow_runner.loader import YList, YMap, load_file
+from workflow_runner.loader import YList, YMap
 from workflow_runner.model import Workflow, job_templates, workflow_templates
 from workflow_runner.sessions.checks import check_sessions
 
 
 @dataclass
 class Report:
+    """Everything ``wfrun validate`` found, collected so a user fixes it all in one round."""
+
     errors: list[WorkflowError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
@@ -57,7 +59,7 @@ def _load_workflow(path: Path, kind: str) -> Workflow:
         key = None  # load_file reports it
     if key in _CACHE:
         return _CACHE[key]
-    tree = load_file(path)
+    tree = treecache.load(path, tree_cache_dir())
     if kind == "auto":
         kind = "action" if any(k in tree for k in ACTION_KEYS) else "workflow"
     digest = _schema_digest(path, kind)
@@ -136,6 +138,13 @@ def _cache_dir() -> Path:
     from workflow_runner.state.rundir import wfrun_home
 
     return wfrun_home() / "cache" / "schema-ok"
+
+
+def tree_cache_dir() -> Path:
+    """Where parsed trees are kept between processes (treecache.py)."""
+    from workflow_runner.state.rundir import wfrun_home
+
+    return wfrun_home() / "cache" / "trees"
 
 
 def _schema_ok(digest: str) -> bool:
@@ -248,6 +257,8 @@ def check_uses(wf: Workflow, report: Report, seen: set[Path], chain: tuple[Path,
                 report.errors += [error] if error else []
                 report.warnings += [warning] if warning else []
                 continue
+            from workflow_runner.uses import resolve as uses_resolve  # a workflow without uses: never loads it
+
             loc = wf.locate(step.path + ("uses",))
             with_ = step.with_ if isinstance(step.with_, dict) else {}
             try:

@@ -84,6 +84,43 @@ jobs:
     assert trace.outcome.exit_code == 1
 
 
+def test_a_failure_is_seen_through_every_generation_and_both_sides_of_a_diamond():
+    """failure()/success() of a job read all its ancestors, not only its needs (scheduler's lineage)."""
+    trace = run_workflow("""
+jobs:
+  root:
+    steps: [{run: fail}]
+  left:
+    needs: [root]
+    if: always()
+    steps: [{run: left}]
+  right:
+    needs: [root]
+    if: always()
+    steps: [{run: right}]
+  join:
+    needs: [left, right]
+    if: always()
+    steps: [{run: join}]
+  deep-failure:
+    needs: [join]
+    if: failure()
+    steps: [{run: deep-failure}]
+  deep-success:
+    needs: [join]
+    steps: [{run: deep-success}]
+  clean:
+    steps: [{run: clean}]
+  after-clean:
+    needs: [clean]
+    if: failure()
+    steps: [{run: after-clean}]
+""", fakes={"fail": Fake(exit=1)})
+    assert trace.jobs() == {"root": "failed", "left": "completed", "right": "completed", "join": "completed",
+                            "deep-failure": "completed", "deep-success": "skipped", "clean": "completed",
+                            "after-clean": "skipped"}
+
+
 def test_step_if_after_a_failure():
     trace = run_workflow("""
 jobs:

@@ -49,3 +49,47 @@ def test_a_pause_begun_with_the_collector_off_leaves_it_off():
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_start_up_keeps_the_collector_off_through_loading_until_started():
+    assert gc.isenabled()
+    gcpause.until_started()
+    try:
+        with gcpause.paused():  # load_workflow during start-up: its end must not turn the collector on
+            pass
+        assert not gc.isenabled()
+    finally:
+        gcpause.started()
+    assert gc.isenabled()
+    gcpause.started()  # a second call (a run's engine after a command's start) changes nothing
+    assert gc.isenabled()
+
+
+def test_a_wfrun_process_collects_again_once_its_run_starts(tmp_path):
+    """cli.entry pauses the collector for start-up; the engine must not run a whole workflow without it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    wf = tmp_path / "wf.yaml"
+    wf.write_text("jobs:\n  a:\n    steps:\n      - run: echo hi\n")
+    root = Path(__file__).resolve().parents[2]
+    code = ("import gc, sys\n"
+            "from workflow_runner import cli\n"
+            "seen = []\n"
+            "import workflow_runner.engine.scheduler as sch\n"
+            "orig = sch.RunEngine.run\n"
+            "async def run(self):\n"
+            "    seen.append(gc.isenabled())\n"
+            "    return await orig(self)\n"
+            "sch.RunEngine.run = run\n"
+            "sys.argv = ['wfrun', 'run', sys.argv[1], '--quiet']\n"
+            "try:\n"
+            "    cli.entry()\n"
+            "finally:\n"
+            "    print('enabled during the run:', seen, file=sys.stderr)\n")
+    env = {**os.environ, "WFRUN_HOME": str(tmp_path / "home"), "PYTHONPATH": str(root)}
+    proc = subprocess.run([sys.executable, "-c", code, str(wf)], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "enabled during the run: [True]" in proc.stderr

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workflow_runner.uses import resolve as uses_resolve
 from workflow_runner.errors import WorkflowError
 from workflow_runner.expressions import Context, render, walk_templates
 from workflow_runner.graph import Plan
@@ -35,6 +34,8 @@ def preflight(plan: Plan, inputs: dict) -> list[WorkflowError]:
             contexts = {path[0] for t in walk_templates(step.with_) for path, _ in t.references()}
             if not contexts <= {"inputs", "matrix"}:
                 continue
+            from workflow_runner.uses import resolve as uses_resolve  # a run without marketplace steps never loads it
+
             loc = wf.locate(step.path + ("with",)) or wf.locate(step.path)
             try:
                 ref = uses_resolve.resolve(step.uses, base_dir=base, location=loc)

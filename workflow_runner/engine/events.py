@@ -8,6 +8,8 @@ from typing import Callable, Protocol
 
 @dataclass(frozen=True, slots=True)
 class RunStarted:
+    """The run began: its id, directory and the jobs it will report on."""
+
     run_id: str
     run_dir: str
     workflow: str
@@ -16,6 +18,8 @@ class RunStarted:
 
 @dataclass(frozen=True, slots=True)
 class JobChanged:
+    """A job's status changed (blocked, running, or final with its outputs)."""
+
     job: str
     status: str
     reason: str | None = None
@@ -25,6 +29,8 @@ class JobChanged:
 
 @dataclass(frozen=True, slots=True)
 class StepStarted:
+    """An attempt of a step started on ``host``."""
+
     job: str
     step: str
     attempt: int = 0
@@ -36,6 +42,8 @@ class StepStarted:
 
 @dataclass(frozen=True, slots=True)
 class StepOutput:
+    """One line a step printed (masked before any reporter sees it)."""
+
     job: str
     step: str
     line: str
@@ -43,6 +51,8 @@ class StepOutput:
 
 @dataclass(frozen=True, slots=True)
 class StepAnnotation:
+    """A ``::error::``/``::warning::``/``::notice::`` line of a step, shown apart from its output."""
+
     job: str
     step: str
     level: str
@@ -52,6 +62,8 @@ class StepAnnotation:
 
 @dataclass(frozen=True, slots=True)
 class StepFinished:
+    """A step ended (or was skipped), with what a reporter needs to show it and find its log."""
+
     job: str
     step: str
     status: str
@@ -89,6 +101,8 @@ class SessionChanged:
 
 @dataclass(frozen=True, slots=True)
 class RunFinished:
+    """The run ended: its status, exit code and every failure, for the summary."""
+
     status: str
     exit_code: int
     duration: float

@@ -34,6 +34,8 @@ CUDA, ROCM = "cuda", "rocm"
 
 @dataclass(frozen=True, slots=True)
 class Gpus:
+    """The GPUs this machine offers jobs, and whether wfrun manages their visibility variables."""
+
     ids: tuple[str, ...] = ()
     vendor: str = CUDA
     managed: bool = False

@@ -18,8 +18,7 @@ from typing import Any, Callable
 from workflow_runner.engine.events import (
     Event, JobChanged, RunFinished, RunStarted, SessionChanged, StepFinished, StepStarted,
 )
-from workflow_runner.state.rows import FINAL, RUNNING
-from workflow_runner.state.sessionrows import session_params
+from workflow_runner.state.statuses import FINAL, RUNNING
 from workflow_runner.state.store import RunStore
 
 
@@ -94,6 +93,8 @@ class StoreRecorder:
             self.writes.attempt_ended(self.run, e.job, e.index, cleanup, e.step, attempt, e.status, e.exit_code, now)
 
     def _session_changed(self, e: SessionChanged) -> None:
+        from workflow_runner.state.sessionrows import session_params  # runs without sessions never load it
+
         self.writes.session_changed(session_params(self.run, e.name, e.job, e.step, e.url, e.local_port, e.remote, e.via,
                                                    e.state, e.status, e.redirect, self._text(e.message), e.spec,
                                                    time.time()))

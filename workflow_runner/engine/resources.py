@@ -28,6 +28,8 @@ _FACTOR = {"": 1, "K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
 
 @dataclass(frozen=True, slots=True)
 class Request:
+    """What one job holds from the machine's pool while it runs."""
+
     cpus: float = 1.0
     memory_mb: float = 0.0
     gpus: int = 0
@@ -73,6 +75,8 @@ DIMS = ("cpus", "memory_mb", "gpus")
 
 @dataclass(eq=False)
 class _Waiter:
+    """A job waiting for resources; first come, first served, except that it never lets a later one take what it lacks."""
+
     request: Request
     future: asyncio.Future
     seq: int

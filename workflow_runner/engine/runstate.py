@@ -23,6 +23,8 @@ from workflow_runner.targets.select import Targets
 
 @dataclass
 class RunOptions:
+    """The run-wide settings every job reads (parallelism, grace period, user, org values)."""
+
     max_parallel: int = 2
     grace: float = 10.0
     cleanup_timeout: float = 300.0
@@ -82,6 +84,8 @@ class Prior:
 
 @dataclass
 class JobResult:
+    """How a job ended: what ``needs.<job>`` gives the jobs after it."""
+
     status: str
     outputs: dict[str, str] = field(default_factory=dict)
     steps: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -90,6 +94,8 @@ class JobResult:
 
 @dataclass
 class RunOutcome:
+    """How the whole run ended: the exit code, each job's result and the run's outputs."""
+
     status: str
     exit_code: int
     jobs: dict[str, JobResult]

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Iterable
 
 from workflow_runner.engine import status as st
 from workflow_runner.engine.events import JobChanged, RunFinished, RunStarted, masked
@@ -55,6 +55,8 @@ class RunEngine:
         """The workflow files from the top-level run down to this one (a called workflow may not call back)."""
         self.results: dict[str, JobResult] = {}
         """Final result per job name (all matrix instances aggregated)."""
+        self.lineage: dict[str, tuple[bool, bool]] = {}
+        """Per finished job: whether it or any job it needs (transitively) failed, was canceled (ancestors_view)."""
         self.instance_results: dict[str, list[JobResult]] = {name: [] for name in plan.order}
         self.done: dict[str, asyncio.Event] = {name: asyncio.Event() for name in plan.order}
         self.live: dict[str, Any] = {}
@@ -146,6 +148,7 @@ class RunEngine:
         self.instance_results[name].append(result)
         if len(self.instance_results[name]) == len(self.plan.instances[name]):
             self.results[name] = aggregate(self.instance_results[name])
+            self._note_lineage(name)
             self.done[name].set()
 
     def _internal_error(self, job: Any, exc: BaseException) -> JobResult:
@@ -179,8 +182,32 @@ class RunEngine:
             if job.instance.job.name == job_name and job.key != failed_key:
                 job.cancel("fail-fast", stop=True)
 
+    def _note_lineage(self, name: str) -> None:
+        """Fold a finished job's result into what the jobs after it see, so each asks only its own needs."""
+        status = self.results[name].status
+        before = self._lineage_of(self.workflow.jobs[name].needs)
+        if before is not None:
+            self.lineage[name] = (status == st.FAILED or before[0], status == st.CANCELED or before[1])
+
+    def _lineage_of(self, needs: Iterable[str]) -> tuple[bool, bool] | None:
+        """(failed, canceled) over ``needs`` and their ancestors; None while one of them is not finished."""
+        failed = canceled = False
+        for need in needs:
+            flags = self.lineage.get(need)
+            if flags is None:
+                return None
+            failed, canceled = failed or flags[0], canceled or flags[1]
+        return failed, canceled
+
     def ancestors_view(self, instance: JobInstance) -> st.StatusView:
-        """For a job's ``if``: did any job it needs (transitively) fail or get canceled?"""
+        """For a job's ``if``: did any job it needs (transitively) fail or get canceled?
+
+        Read from the needs' :attr:`lineage`: walking every ancestor for every job made a
+        1,000-job chain quadratic. The walk stays for a need that is not (yet) finished.
+        """
+        known = self._lineage_of(instance.job.needs)
+        if known is not None:
+            return st.StatusView(failed=known[0], canceled=known[1] or self.cancelled)
         failed = canceled = False
         seen: set[str] = set()
         stack = list(instance.job.needs)

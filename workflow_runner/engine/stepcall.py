@@ -33,6 +33,8 @@ class Placement:
 
 @dataclass
 class StepOutcome:
+    """How a step attempt ended, as the engine records it (status, exit code, outputs, why)."""
+
     status: str
     exit_code: int | None = None
     outputs: dict[str, str] | None = None

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from workflow_runner.engine.annotations import parse_annotation
 from workflow_runner.engine.events import StepAnnotation, StepOutput
 from workflow_runner.state.recordfile import RecordFile
 
@@ -34,7 +33,7 @@ class StepLog:
     def line(self, text: str) -> None:
         text = self.mask(text)
         self.file.write(text + "\n")
-        note = parse_annotation(text)
+        note = _annotation(text) if text.startswith("::") else None
         if note is not None:
             if note.level == "error":
                 self.last_error = (f"{note.title}: " if note.title else "") + note.message
@@ -48,3 +47,10 @@ class StepLog:
 
     def close(self) -> None:
         self.file.close()  # opens it first if nothing was written: every step that started has its log
+
+
+def _annotation(line: str) -> Any:
+    """engine/annotations.py, loaded by the first ``::`` line (most runs print none)."""
+    from workflow_runner.engine.annotations import parse_annotation
+
+    return parse_annotation(line)

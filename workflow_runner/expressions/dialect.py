@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Dialect:
+    """The rules that differ between the GitHub and platform expression languages; a value passed down, not a global."""
+
     name: str
     bare_words: bool = False
     double_quotes: bool = False

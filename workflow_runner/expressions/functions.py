@@ -26,6 +26,8 @@ MAX_ARGUMENTS = 255
 
 @dataclass(frozen=True, slots=True)
 class Function:
+    """A built-in function: its arity is checked when the expression is compiled, not when it runs."""
+
     name: str  # canonical spelling, used in messages
     min_args: int
     max_args: int

@@ -42,6 +42,8 @@ _OPERAND_END = frozenset({"name", "number", "string", ")", "]"})
 
 @dataclass(frozen=True, slots=True)
 class Token:
+    """One lexeme with its start and end offsets, so parse errors point at the exact character."""
+
     kind: str
     value: Any
     offset: int

@@ -29,6 +29,8 @@ class PositionedError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Node:
+    """An expression's syntax tree node; ``offset`` is where it starts in the expression text, for error locations."""
+
     offset: int
 
     def children(self) -> tuple[Node, ...]:
@@ -37,6 +39,8 @@ class Node:
 
 @dataclass(frozen=True, slots=True)
 class Literal(Node):
+    """A constant: a string, number, boolean or null written in the expression."""
+
     value: Any
 
 
@@ -103,6 +107,8 @@ class Filter(Node):
 
 @dataclass(frozen=True, slots=True)
 class Unary(Node):
+    """``!x``, ``-x`` or ``+x``."""
+
     op: str  # '!', '-', '+'
     operand: Node
 
@@ -112,6 +118,8 @@ class Unary(Node):
 
 @dataclass(frozen=True, slots=True)
 class Binary(Node):
+    """An arithmetic, comparison, equality or ``includes`` operation on two operands."""
+
     op: str  # arithmetic, comparison, equality, 'includes', '!includes'
     left: Node
     right: Node
@@ -133,6 +141,8 @@ class Logical(Node):
 
 @dataclass(frozen=True, slots=True)
 class Ternary(Node):
+    """``cond ? then : other`` (platform expressions), evaluated lazily like JavaScript's."""
+
     cond: Node
     then: Node
     other: Node

@@ -20,6 +20,8 @@ MASK = "***"
 
 @dataclass
 class ResolvedInputs:
+    """The values of a run's inputs, and what must be masked, said or hidden about them."""
+
     values: dict[str, Any]
     secrets: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)

@@ -16,8 +16,8 @@ the section's only entry, or its first one when the input has ``autoselect: true
 
 from __future__ import annotations
 
-import getpass
 import json
+import os
 from typing import Any, Callable, Protocol
 
 from workflow_runner.errors import did_you_mean
@@ -65,9 +65,15 @@ EMPTY: dict[str, Any] = {"boolean": False, "list": []}
 
 
 def current_user() -> str:
+    """``getpass.getuser()`` without importing getpass (and termios) into every run."""
+    for name in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        if os.environ.get(name):
+            return os.environ[name]
+    import pwd
+
     try:
-        return getpass.getuser()
-    except Exception:  # no passwd entry (containers)
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # no passwd entry (containers)
         return "user"
 
 

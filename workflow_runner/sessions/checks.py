@@ -10,7 +10,6 @@ from typing import Any
 from workflow_runner.errors import SchemaError, WorkflowError, did_you_mean
 from workflow_runner.expressions import Template
 from workflow_runner.model import Step, Workflow, job_templates
-from workflow_runner.sessions.spec import WITH_KEYS, SpecError, port_number
 
 UPDATE_SESSION = "parallelworks/update-session"
 
@@ -32,6 +31,8 @@ def check_sessions(wf: Workflow) -> list[WorkflowError]:
 
 
 def _check_with(wf: Workflow, step: Step) -> list[WorkflowError]:
+    from workflow_runner.sessions.spec import WITH_KEYS, SpecError, port_number
+
     with_: Any = step.with_ if isinstance(step.with_, dict) else {}
     errors: list[WorkflowError] = []
     where = wf.locate(step.path + ("with",)) or wf.locate(step.path)

@@ -1,4 +1,4 @@
-"""The rows the run store hands out: frozen dataclasses, plus the status words they use."""
+"""The rows the run store hands out: frozen dataclasses (their status words are in state/statuses.py)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-CREATED = "created"
-RUNNING = "running"
-BLOCKED = "blocked"
-INTERRUPTED = "interrupted"
-RUN_FINAL = frozenset({"completed", "failed", "canceled", INTERRUPTED})
-"""A run in one of these statuses will not change any more (unless resumed)."""
-FINAL = frozenset({"completed", "failed", "skipped", "canceled", INTERRUPTED})
-"""Final statuses of jobs and steps."""
+from workflow_runner.state.statuses import (  # noqa: F401 (the words rows use, importable from here too)
+    BLOCKED, CREATED, FINAL, INTERRUPTED, RUN_FINAL, RUNNING,
+)
 
 # ------------------------------------------------------------------ rows
 

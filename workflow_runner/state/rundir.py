@@ -43,6 +43,8 @@ def safe_name(text: str) -> str:
 
 @dataclass(frozen=True)
 class RunDir:
+    """A run's directory under the wfrun home: its logs, ``$OUTPUTS`` files and record, named by the run's number."""
+
     root: Path
     number: int
     workflow: str

@@ -54,18 +54,40 @@ import socket
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from workflow_runner.masking import masker
 from workflow_runner.state.process import pid_alive, process_start
-from workflow_runner.state.rows import (  # noqa: F401 (re-exported: the store's users import them from here)
-    BLOCKED, CREATED, FINAL, INTERRUPTED, RUN_COLS, RUN_FINAL, RUNNING, AttemptRow, BatchRow, JobRow, RunAttemptRow,
-    RunRow, StepRow, job_row, run_row, step_row,
-)
 from workflow_runner.state.schema import SCHEMA_VERSION, migrate, open_database
-from workflow_runner.state.sessionrows import SELECT_OPEN, SELECT_RUN, SessionRow, session_row
+from workflow_runner.state.statuses import (  # noqa: F401 (re-exported: the store's users import them from here)
+    BLOCKED, CREATED, FINAL, INTERRUPTED, RUN_FINAL, RUNNING,
+)
 from workflow_runner.state.secrets import secret_paths_of  # noqa: F401 (re-exported)
 from workflow_runner.state.writes import RUN_ATTEMPT_FINISHED, RUN_FINISHED, WriteQueue
+
+if TYPE_CHECKING:
+    from workflow_runner.state.rows import AttemptRow, BatchRow, JobRow, RunAttemptRow, RunRow, StepRow
+    from workflow_runner.state.sessionrows import SessionRow
+
+_FROM_ROWS = frozenset({"RUN_COLS", "AttemptRow", "BatchRow", "JobRow", "RunAttemptRow", "RunRow", "StepRow",
+                        "job_row", "run_row", "step_row"})
+
+
+def __getattr__(name: str) -> Any:
+    """The row types and status words of state/rows.py, which the store's readers import from here.
+
+    Loaded on first use, not with the store: a run writes rows and reads none, and
+    creating the row dataclasses was a visible share of every run's start-up.
+    """
+    if name in _FROM_ROWS:
+        return getattr(_rows(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _rows() -> Any:
+    from workflow_runner.state import rows
+
+    return rows
 
 
 def default_path() -> Path:
@@ -216,7 +238,7 @@ class RunStore:
     def run_attempts(self, run: int) -> list[RunAttemptRow]:
         rows = self._read("SELECT run, attempt, pid, hostname, started, finished, status, exit_code FROM run_attempts"
                           " WHERE run = ? ORDER BY attempt", (run,))
-        return [RunAttemptRow(*r) for r in rows]
+        return [_rows().RunAttemptRow(*r) for r in rows]
 
     def request_cancel(self, run: int) -> None:
         with self._write() as conn:
@@ -227,8 +249,8 @@ class RunStore:
         return bool(rows and rows[0][0])
 
     def get_run(self, run: int) -> RunRow | None:
-        rows = self._read(f"SELECT {RUN_COLS} FROM runs WHERE id = ?", (run,))
-        return run_row(rows[0]) if rows else None
+        rows = self._read(f"SELECT {_rows().RUN_COLS} FROM runs WHERE id = ?", (run,))
+        return _rows().run_row(rows[0]) if rows else None
 
     def list_runs(self, limit: int = 20, *, workflow: str | None = None, statuses: Iterable[str] = (),
                   before: int | None = None) -> list[RunRow]:
@@ -244,9 +266,9 @@ class RunStore:
         if before is not None:
             where.append("id < ?")
             params.append(before)
-        rows = self._read(f"SELECT {RUN_COLS} FROM runs WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+        rows = self._read(f"SELECT {_rows().RUN_COLS} FROM runs WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
                           (*params, limit if limit > 0 else -1))
-        return [run_row(r) for r in rows]
+        return [_rows().run_row(r) for r in rows]
 
     def newest_run(self) -> int | None:
         rows = self._read("SELECT MAX(id) FROM runs")
@@ -280,7 +302,7 @@ class RunStore:
 
     def jobs(self, run: int) -> list[JobRow]:
         rows = self._read("SELECT run, key, status, reason, started, finished, outputs FROM jobs WHERE run = ? ORDER BY rowid", (run,))
-        return [job_row(r) for r in rows]
+        return [_rows().job_row(r) for r in rows]
 
     def steps(self, run: int, job: str | None = None) -> list[StepRow]:
         """Steps in job order (the order the run announced its jobs), then step order, cleanups after their step."""
@@ -290,14 +312,14 @@ class RunStore:
             " s.finished, s.duration, s.log, s.message, s.outputs FROM steps s"
             " LEFT JOIN jobs j ON j.run = s.run AND j.key = s.job"
             f" WHERE {where} ORDER BY j.rowid IS NULL, j.rowid, s.job, s.step_index, s.cleanup, s.rowid", params)
-        return [step_row(r) for r in rows]
+        return [_rows().step_row(r) for r in rows]
 
     def attempts(self, run: int) -> list[AttemptRow]:
         rows = self._read(
             "SELECT a.run, a.run_attempt, a.job, a.step_index, a.cleanup, a.name, a.attempt, a.host, a.started, a.finished,"
             " a.status, a.exit_code FROM attempts a LEFT JOIN jobs j ON j.run = a.run AND j.key = a.job WHERE a.run = ?"
             " ORDER BY j.rowid IS NULL, j.rowid, a.job, a.step_index, a.cleanup, a.name, a.run_attempt, a.attempt", (run,))
-        return [AttemptRow(r[0], r[1], r[2], r[3], bool(r[4]), *r[5:]) for r in rows]
+        return [_rows().AttemptRow(r[0], r[1], r[2], r[3], bool(r[4]), *r[5:]) for r in rows]
 
     def set_job_outputs(self, run: int, job: str, outputs: dict[str, str]) -> None:
         """A job's final outputs (JobChanged does not carry them); queued like event writes."""
@@ -310,11 +332,15 @@ class RunStore:
 
     def sessions(self, run: int) -> list[SessionRow]:
         """The interactive sessions of ``run`` (state/sessionrows.py), oldest first."""
-        return [session_row(r) for r in self._read(SELECT_RUN, (run,))]
+        from workflow_runner.state import sessionrows
+
+        return [sessionrows.session_row(r) for r in self._read(sessionrows.SELECT_RUN, (run,))]
 
     def open_sessions(self) -> list[SessionRow]:
         """Every run's sessions last recorded as open, starting or reconnecting."""
-        return [session_row(r) for r in self._read(SELECT_OPEN)]
+        from workflow_runner.state import sessionrows
+
+        return [sessionrows.session_row(r) for r in self._read(sessionrows.SELECT_OPEN)]
 
     # -------------------------------------------------------------- batch jobs
 
@@ -349,6 +375,6 @@ class RunStore:
         rows = self._read(
             "SELECT id, run, job, step_index, attempt, host, scheduler, job_name, rundir, jobid, state, exit_code,"
             " intent_at, submitted_at, finished_at FROM batch_jobs WHERE run = ? ORDER BY id", (run,))
-        return [BatchRow(*r) for r in rows]
+        return [_rows().BatchRow(*r) for r in rows]
 
 

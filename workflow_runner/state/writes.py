@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Iterator
 
 from workflow_runner.backoff import Backoff
-from workflow_runner.state.sessionrows import SESSION_CHANGED
 
 RETRY = Backoff(1.0, cap=30.0)
 """After the n-th failed flush in a row, the next try waits RETRY.delay(n - 1): 1, 2, 4 ... 30 s."""
@@ -208,6 +207,8 @@ class WriteQueue:
 
     def session_changed(self, params: tuple) -> None:
         """A session opened, reconnects or closed (``state/sessionrows.session_params``)."""
+        from workflow_runner.state.sessionrows import SESSION_CHANGED  # runs without sessions never load it
+
         self.queue(SESSION_CHANGED, params)
 
     def run_finished(self, run: int, status: str, exit_code: int | None) -> None:

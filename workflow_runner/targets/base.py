@@ -27,6 +27,8 @@ OutputCallback = Callable[[str], None]
 
 @dataclass(frozen=True, slots=True)
 class StepCommand:
+    """What a target needs to run one step: the script, its environment and directory, and how to stop it."""
+
     script: str
     """Bash script text, run unchanged (quotes, $, heredocs and non-ASCII included)."""
     env: dict[str, str]
@@ -46,6 +48,8 @@ class StepCommand:
 
 @dataclass(slots=True)
 class StepResult:
+    """How a step ended on its target, and what it wrote to ``$OUTPUTS``."""
+
     exit_code: int
     """The script's exit status; -N when killed by signal N (subprocess convention)."""
     outputs_text: str = ""

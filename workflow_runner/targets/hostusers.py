@@ -11,10 +11,12 @@ always wins.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from workflow_runner.errors import TargetError
-from workflow_runner.targets.hostspec import HostSpec, parse_host
+
+if TYPE_CHECKING:
+    from workflow_runner.targets.hostspec import HostSpec
 
 LOCAL_NAMES = {"", "localhost", "local"}
 RESOURCE_KEYS = {"ip", "user", "schedulerType", "namespace"}
@@ -41,7 +43,7 @@ class HostUsers:
         if not isinstance(ip, str) or not isinstance(user, str) or not user.strip() or ip.strip() in LOCAL_NAMES:
             return
         try:
-            spec = parse_host(ip)
+            spec = _parse_host(ip)
         except TargetError:
             return  # a bad ip fails where it is used, with its own message
         if spec.user is None and not any(_same(spec, known) for known, _ in self.entries):
@@ -53,7 +55,7 @@ class HostUsers:
         if "@" in text or text in LOCAL_NAMES:
             return None
         try:
-            spec = parse_host(text)
+            spec = _parse_host(text)
         except TargetError:
             return None
         return next((user for known, user in self.entries if _same(spec, known)), None)
@@ -90,3 +92,10 @@ def _resources(value: Any, depth: int = 0) -> Iterable[dict]:
     elif isinstance(value, list):
         for item in value:
             yield from _resources(item, depth + 1)
+
+
+def _parse_host(text: str) -> HostSpec:
+    """targets/hostspec.py, loaded when a run names a host (a local run names none)."""
+    from workflow_runner.targets.hostspec import parse_host
+
+    return parse_host(text)

@@ -20,7 +20,6 @@ import contextlib
 import fcntl
 import os
 import signal
-import tempfile
 from pathlib import Path
 
 from workflow_runner.targets.base import OutputCallback, StepCommand, StepResult, TargetStats, read_script
@@ -41,9 +40,12 @@ class LocalTarget:
 
     def __init__(self) -> None:
         self.stats = TargetStats()
+        self._home: str | None = None
 
     async def home(self) -> str:
-        return str(Path.home())
+        if self._home is None:  # asked once per step; HOME does not change during a run
+            self._home = str(Path.home())
+        return self._home
 
     async def aclose(self) -> None:
         return None
@@ -51,7 +53,9 @@ class LocalTarget:
     async def run(self, command: StepCommand, on_output: OutputCallback) -> StepResult:
         self.stats.commands += 1
         os.makedirs(command.cwd, exist_ok=True)
-        env = {**os.environ, **command.env}
+        # Bytes, as exec wants them: os.environb is the environment's own bytes (os.environ decodes every
+        # variable and Popen encodes it back, for each step).
+        env = {**os.environb, **{os.fsencode(k): os.fsencode(v) for k, v in command.env.items()}}
         fd = _script_fd(command)
         out_read, out_write = os.pipe()
         try:
@@ -143,6 +147,8 @@ def _script_fd(command: StepCommand) -> int:
     finally:
         os.close(write)
     os.close(read)
+    import tempfile  # scripts over _PIPE_MAX only
+
     with tempfile.TemporaryFile(dir=os.path.dirname(command.outputs_file) or None) as f:
         f.write(data)
         f.flush()

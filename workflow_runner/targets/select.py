@@ -12,6 +12,8 @@ from workflow_runner.targets.local import LocalTarget
 
 @dataclass
 class SSHOptions:
+    """How this run connects over SSH: host keys, identities, config files and connection limits."""
+
     known_hosts: str | None = None
     identity_files: list[str] = field(default_factory=list)
     config_paths: list[str] | None = None

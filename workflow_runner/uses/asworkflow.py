@@ -19,7 +19,6 @@ from workflow_runner import model
 from workflow_runner.errors import Location, UsesError, raise_all
 from workflow_runner.loader import YList, YMap
 from workflow_runner.model import Workflow
-from workflow_runner.uses.resolve import resolve, search_path
 
 
 def is_bound_action(wf: Workflow) -> bool:
@@ -29,6 +28,8 @@ def is_bound_action(wf: Workflow) -> bool:
 
 def marketplace_ref(path: Path) -> str | None:
     """The ``marketplace/<slug>/<version>`` that resolves to ``path``, or None when none does."""
+    from workflow_runner.uses.resolve import resolve, search_path
+
     target = path.resolve()
     for root in search_path():
         try:
