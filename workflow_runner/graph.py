@@ -16,6 +16,7 @@ from typing import Any, Iterable
 
 from workflow_runner import limits
 from workflow_runner.errors import GraphError, Location, WorkflowError, did_you_mean
+from workflow_runner.frozen import ReadOnly, frozen
 from workflow_runner.masking import masker
 from workflow_runner.model import Job, Workflow
 
@@ -126,8 +127,8 @@ def find_cycle(workflow: Workflow) -> list[str] | None:
 # ---------------------------------------------------------------- matrix
 
 
-@dataclass(frozen=True, slots=True)
-class JobInstance:
+@frozen
+class JobInstance(ReadOnly):
     """One runnable copy of a job: the job itself, or one combination of its matrix."""
 
     job: Job

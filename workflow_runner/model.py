@@ -14,22 +14,23 @@ from typing import Any
 
 from workflow_runner.errors import Location, SchemaError, WorkflowError
 from workflow_runner.expressions import PLATFORM, Template, walk_templates, ExpressionError, compile_condition, compile_string, contains_expression
+from workflow_runner.frozen import ReadOnly, frozen
 from workflow_runner.loader import YList, YMap, location_of
 
 Value = Any
 """Plain YAML data in which strings with expressions are Templates."""
 
 
-@dataclass(frozen=True, slots=True)
-class SSHSpec:
+@frozen
+class SSHSpec(ReadOnly):
     """Where a job or step runs over SSH: ``ssh.remoteHost`` (and an optional jump host), still as templates."""
 
     remote_host: Value
     jump_host: Value = None
 
 
-@dataclass(frozen=True, slots=True)
-class Retry:
+@frozen
+class Retry(ReadOnly):
     """A step's ``retry:``; its values are templates, evaluated when the step runs."""
 
     max_retries: Value = 0
@@ -37,8 +38,8 @@ class Retry:
     timeout: Value = None
 
 
-@dataclass(frozen=True, slots=True)
-class Step:
+@frozen
+class Step(ReadOnly):
     """One checked step: every value the engine evaluates is a compiled template; ``path`` locates it in the file."""
 
     index: int
@@ -67,8 +68,8 @@ class Step:
         return self.id or str(self.index + 1)
 
 
-@dataclass(frozen=True, slots=True)
-class Strategy:
+@frozen
+class Strategy(ReadOnly):
     """A job's ``strategy:``: the matrix it expands to, how many instances run at once, fail-fast."""
 
     matrix: Value
@@ -76,8 +77,8 @@ class Strategy:
     fail_fast: Value = True
 
 
-@dataclass(frozen=True, slots=True)
-class Resources:
+@frozen
+class Resources(ReadOnly):
     """A job's ``resources:`` on this machine (CPUs, memory, GPUs), held from the local pool while it runs."""
 
     cpus: Value = None
@@ -85,8 +86,8 @@ class Resources:
     gpus: Value = None
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
+@frozen
+class Job(ReadOnly):
     """One checked job: its steps, needs and settings, with ``path`` to locate errors in the file."""
 
     name: str

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from workflow_runner.frozen import ReadOnly, frozen
 
 _COMMAND = re.compile(r"^::(notice|warning|error|debug|group|endgroup)(?:\s+([^:]*))?::(.*)$")
 
 
-@dataclass(frozen=True, slots=True)
-class Annotation:
+@frozen
+class Annotation(ReadOnly):
     level: str
     """notice, warning, error, debug, group or endgroup."""
     message: str

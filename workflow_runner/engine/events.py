@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Callable, Protocol
 
+from workflow_runner.frozen import ReadOnly, frozen
 
-@dataclass(frozen=True, slots=True)
-class RunStarted:
+
+@frozen
+class RunStarted(ReadOnly):
     """The run began: its id, directory and the jobs it will report on."""
 
     run_id: str
@@ -16,8 +18,8 @@ class RunStarted:
     jobs: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class JobChanged:
+@frozen
+class JobChanged(ReadOnly):
     """A job's status changed (blocked, running, or final with its outputs)."""
 
     job: str
@@ -27,8 +29,8 @@ class JobChanged:
     """Set with a final status: the job's outputs (needs.<job>.outputs)."""
 
 
-@dataclass(frozen=True, slots=True)
-class StepStarted:
+@frozen
+class StepStarted(ReadOnly):
     """An attempt of a step started on ``host``."""
 
     job: str
@@ -40,8 +42,8 @@ class StepStarted:
     cleanup: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class StepOutput:
+@frozen
+class StepOutput(ReadOnly):
     """One line a step printed (masked before any reporter sees it)."""
 
     job: str
@@ -49,8 +51,8 @@ class StepOutput:
     line: str
 
 
-@dataclass(frozen=True, slots=True)
-class StepAnnotation:
+@frozen
+class StepAnnotation(ReadOnly):
     """A ``::error::``/``::warning::``/``::notice::`` line of a step, shown apart from its output."""
 
     job: str
@@ -60,8 +62,8 @@ class StepAnnotation:
     title: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StepFinished:
+@frozen
+class StepFinished(ReadOnly):
     """A step ended (or was skipped), with what a reporter needs to show it and find its log."""
 
     job: str
@@ -76,8 +78,8 @@ class StepFinished:
     outputs: dict[str, str] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SessionChanged:
+@frozen
+class SessionChanged(ReadOnly):
     """A session (``parallelworks/update-session``) opened, reconnects, is open again, or closed."""
 
     job: str
@@ -99,8 +101,8 @@ class SessionChanged:
     """The session's settings and where its tunnel starts (host, jump): what ``wfrun resume`` re-opens."""
 
 
-@dataclass(frozen=True, slots=True)
-class RunFinished:
+@frozen
+class RunFinished(ReadOnly):
     """The run ended: its status, exit code and every failure, for the summary."""
 
     status: str

@@ -20,11 +20,10 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
-from glob import glob
 from typing import Mapping, Sequence
 
 from workflow_runner.errors import WorkflowError
+from workflow_runner.frozen import ReadOnly, frozen
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:.-]*$")
 """A device id: an index (3) or a UUID (GPU-8f…, MIG-…); never shell text."""
@@ -32,8 +31,8 @@ _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:.-]*$")
 CUDA, ROCM = "cuda", "rocm"
 
 
-@dataclass(frozen=True, slots=True)
-class Gpus:
+@frozen
+class Gpus(ReadOnly):
     """The GPUs this machine offers jobs, and whether wfrun manages their visibility variables."""
 
     ids: tuple[str, ...] = ()
@@ -85,6 +84,10 @@ def _nvidia_count() -> int:
 
 def _kfd_count() -> int:
     """GPU agents of the ROCm driver: topology nodes with SIMD units (CPU nodes have none)."""
+    if not os.path.isdir("/sys/class/kfd"):  # no ROCm driver (most machines): no glob to load
+        return 0
+    from glob import glob
+
     count = 0
     for path in sorted(glob("/sys/class/kfd/kfd/topology/nodes/*/properties")):
         try:

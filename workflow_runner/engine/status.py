@@ -6,7 +6,8 @@ On a step, keywords look at the job so far; on a job, at the jobs it needs
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+
+from workflow_runner.frozen import ReadOnly, frozen
 
 BLOCKED = "blocked"
 RUNNING = "running"
@@ -18,8 +19,8 @@ CANCELED = "canceled"
 FINAL = (COMPLETED, FAILED, SKIPPED, CANCELED)
 
 
-@dataclass(frozen=True, slots=True)
-class StatusView:
+@frozen
+class StatusView(ReadOnly):
     """What happened before: enough to answer every status keyword."""
 
     failed: bool

@@ -23,11 +23,12 @@ side by side (the expression tests pin the GitHub one).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+
+from workflow_runner.frozen import ReadOnly, frozen
 
 
-@dataclass(frozen=True, slots=True)
-class Dialect:
+@frozen
+class Dialect(ReadOnly):
     """The rules that differ between the GitHub and platform expression languages; a value passed down, not a global."""
 
     name: str

@@ -15,17 +15,18 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from .nodes import PositionedError
 from .values import ARRAY, PRIMITIVES, equals, kind, parse_number, stringify, to_json
 
+from workflow_runner.frozen import ReadOnly, frozen
+
 MAX_ARGUMENTS = 255
 
 
-@dataclass(frozen=True, slots=True)
-class Function:
+@frozen
+class Function(ReadOnly):
     """A built-in function: its arity is checked when the expression is compiled, not when it runs."""
 
     name: str  # canonical spelling, used in messages

@@ -11,12 +11,13 @@ operator or ``true`` a literal depends on where the parser meets it, and after
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from .dialect import GITHUB, Dialect
 from .nodes import PositionedError
 from .values import parse_number
+
+from workflow_runner.frozen import ReadOnly, frozen
 
 NAME_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _WHITESPACE = frozenset(" \t\r\n\f\v")
@@ -40,8 +41,8 @@ _DIGITS = frozenset("0123456789")
 _OPERAND_END = frozenset({"name", "number", "string", ")", "]"})
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+@frozen
+class Token(ReadOnly):
     """One lexeme with its start and end offsets, so parse errors point at the exact character."""
 
     kind: str

@@ -8,8 +8,9 @@ error found while evaluating can point at the exact column in the user's file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Iterator
+
+from workflow_runner.frozen import ReadOnly, frozen
 
 
 class PositionedError(Exception):
@@ -27,8 +28,8 @@ class PositionedError(Exception):
         self.offset = offset
 
 
-@dataclass(frozen=True, slots=True)
-class Node:
+@frozen
+class Node(ReadOnly):
     """An expression's syntax tree node; ``offset`` is where it starts in the expression text, for error locations."""
 
     offset: int
@@ -37,14 +38,14 @@ class Node:
         return ()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Literal(Node):
     """A constant: a string, number, boolean or null written in the expression."""
 
     value: Any
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BareWord(Literal):
     """A bare word read as its own name (platform dialect: ``pvc != Existing``); ``value`` is the word.
 
@@ -52,19 +53,19 @@ class BareWord(Literal):
     """
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ListIndex(Node):
     """``index`` in ``inputs.list.[index]`` (platform dialect): the entry being resolved; indexes nothing elsewhere."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ContextRef(Node):
     """A bare context name (lower-cased), or ``'.'`` for a self-relative ``.name``."""
 
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StatusRef(Node):
     """A status keyword (``error``) or status function (``failure()``); ``keyword`` is lower-case."""
 
@@ -72,7 +73,7 @@ class StatusRef(Node):
     is_function: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Property(Node):
     """``obj.name``; ``key`` is the casefolded name, kept to make lookups cheap."""
 
@@ -84,7 +85,7 @@ class Property(Node):
         return (self.obj,)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Index(Node):
     """``obj[index]`` and ``obj get index`` (the two differ only in syntax)."""
 
@@ -95,7 +96,7 @@ class Index(Node):
         return (self.obj, self.index)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Filter(Node):
     """``obj.*`` / ``obj[*]``: GitHub's object filter."""
 
@@ -105,7 +106,7 @@ class Filter(Node):
         return (self.obj,)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Unary(Node):
     """``!x``, ``-x`` or ``+x``."""
 
@@ -116,7 +117,7 @@ class Unary(Node):
         return (self.operand,)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Binary(Node):
     """An arithmetic, comparison, equality or ``includes`` operation on two operands."""
 
@@ -128,7 +129,7 @@ class Binary(Node):
         return (self.left, self.right)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Logical(Node):
     """``a && b && c`` / ``a || b``: n-ary so long chains stay flat (no deep recursion)."""
 
@@ -139,7 +140,7 @@ class Logical(Node):
         return self.operands
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Ternary(Node):
     """``cond ? then : other`` (platform expressions), evaluated lazily like JavaScript's."""
 
@@ -151,7 +152,7 @@ class Ternary(Node):
         return (self.cond, self.then, self.other)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Call(Node):
     """A call of a value function from ``functions.FUNCTIONS``; ``name`` is lower-case."""
 

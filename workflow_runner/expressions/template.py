@@ -15,7 +15,7 @@ Location points into the user's file through the scalar's ScalarOrigin.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from ..errors import ExpressionError, Location, ScalarOrigin
@@ -27,6 +27,8 @@ from .nodes import Node, PositionedError
 from .parser import TOO_DEEP, parse
 from .values import FilteredArray, stringify
 
+from workflow_runner.frozen import ReadOnly, frozen
+
 DELIMITERS = {"${{": "}}", "$<<": ">>"}
 
 
@@ -35,8 +37,8 @@ def contains_expression(text: Any) -> bool:
     return isinstance(text, str) and ("${{" in text or "$<<" in text)
 
 
-@dataclass(frozen=True, slots=True)
-class Template:
+@frozen
+class Template(ReadOnly):
     """A compiled string: literal parts (str) and expressions (AST nodes), in order.
 
     Equality and hashing use ``source`` and ``origin`` only. Build one with

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from typing import Any
 
+from workflow_runner.frozen import ReadOnly, frozen
 from workflow_runner.state.statuses import (  # noqa: F401 (the words rows use, importable from here too)
     BLOCKED, CREATED, FINAL, INTERRUPTED, RUN_FINAL, RUNNING,
 )
@@ -14,8 +14,8 @@ from workflow_runner.state.statuses import (  # noqa: F401 (the words rows use, 
 # ------------------------------------------------------------------ rows
 
 
-@dataclass(frozen=True, slots=True)
-class RunRow:
+@frozen
+class RunRow(ReadOnly):
     id: int
     workflow: str
     file: str
@@ -50,8 +50,8 @@ class RunRow:
         return None if end is None else max(0.0, end - self.started)
 
 
-@dataclass(frozen=True, slots=True)
-class JobRow:
+@frozen
+class JobRow(ReadOnly):
     run: int
     key: str
     status: str
@@ -65,8 +65,8 @@ class JobRow:
         return _span(self.started, self.finished, self.status)
 
 
-@dataclass(frozen=True, slots=True)
-class StepRow:
+@frozen
+class StepRow(ReadOnly):
     run: int
     job: str
     index: int
@@ -84,8 +84,8 @@ class StepRow:
     outputs: dict[str, str] | None
 
 
-@dataclass(frozen=True, slots=True)
-class RunAttemptRow:
+@frozen
+class RunAttemptRow(ReadOnly):
     """One session of a run: ``wfrun run`` is attempt 1, each ``wfrun resume`` the next."""
 
     run: int
@@ -102,8 +102,8 @@ class RunAttemptRow:
         return _span(self.started, self.finished, self.status)
 
 
-@dataclass(frozen=True, slots=True)
-class AttemptRow:
+@frozen
+class AttemptRow(ReadOnly):
     run: int
     run_attempt: int
     job: str
@@ -118,8 +118,8 @@ class AttemptRow:
     exit_code: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class BatchRow:
+@frozen
+class BatchRow(ReadOnly):
     id: int
     run: int
     job: str

@@ -7,8 +7,9 @@ Written from the event stream (``SessionChanged`` → ``engine/record.py``) thro
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
+
+from workflow_runner.frozen import ReadOnly, frozen
 
 OPEN_STATES = ("starting", "open", "reconnecting")
 
@@ -25,8 +26,8 @@ SESSION_CHANGED = (
 _COLS = "run, name, job, step, url, local_port, remote, via, state, status, redirect, message, spec, opened, changed"
 
 
-@dataclass(frozen=True, slots=True)
-class SessionRow:
+@frozen
+class SessionRow(ReadOnly):
     run: int
     name: str
     job: str

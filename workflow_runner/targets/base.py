@@ -19,14 +19,16 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Protocol, TypeVar
 
+from workflow_runner.frozen import ReadOnly, frozen
+
 T = TypeVar("T")
 
 OutputCallback = Callable[[str], None]
 """Called with each line of the command's combined stdout/stderr, without its newline."""
 
 
-@dataclass(frozen=True, slots=True)
-class StepCommand:
+@frozen
+class StepCommand(ReadOnly):
     """What a target needs to run one step: the script, its environment and directory, and how to stop it."""
 
     script: str

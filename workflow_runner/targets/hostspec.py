@@ -7,13 +7,13 @@ address with several colons is a host without port. Anything left unset
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 
 from workflow_runner.errors import TargetError
+from workflow_runner.frozen import ReadOnly, frozen
 
 
-@dataclass(frozen=True, slots=True)
-class HostSpec:
+@frozen
+class HostSpec(ReadOnly):
     host: str
     user: str | None = None
     port: int | None = None

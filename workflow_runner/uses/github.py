@@ -38,6 +38,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from workflow_runner.errors import UsesError
+from workflow_runner.frozen import ReadOnly, frozen
 from workflow_runner.pinrecord import RECORD, read_pins  # noqa: F401 (read_pins: state.queries and cli import it from here)
 from workflow_runner.state.rundir import wfrun_home
 
@@ -45,8 +46,8 @@ SHA = re.compile(r"^[0-9a-f]{40}$")
 _GITHUB_URL = re.compile(r"^https://github\.com/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$")
 
 
-@dataclass(frozen=True, slots=True)
-class Pin:
+@frozen
+class Pin(ReadOnly):
     """What a ref resolved to for this run: the commit and where its checkout is."""
 
     url: str

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from workflow_runner.bundled import marketplace_dir
 from workflow_runner.errors import Location, UsesError, did_you_mean
+from workflow_runner.frozen import ReadOnly, frozen
 from workflow_runner.state.rundir import wfrun_home
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
@@ -31,8 +31,8 @@ PLATFORM_MARKETPLACE = {"script_submitter", "session_runner"}
 (like a platform-only built-in), an error only if the step runs, unless a definition is on the search path."""
 
 
-@dataclass(frozen=True, slots=True)
-class ActionRef:
+@frozen
+class ActionRef(ReadOnly):
     kind: str
     """marketplace | workflow | github | builtin | platform"""
     text: str

@@ -1,0 +1,62 @@
+"""@frozen records (workflow_runner/frozen.py) keep every promise of @dataclass(frozen=True, slots=True)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import pickle
+
+import pytest
+
+from workflow_runner.engine.events import StepFinished
+from workflow_runner.expressions import compile_string
+from workflow_runner.frozen import ReadOnly, frozen
+
+
+@frozen
+class Point(ReadOnly):
+    """A test record."""
+
+    x: int
+    y: int = 0
+    tags: tuple[str, ...] = ()
+
+
+def test_fields_cannot_be_assigned_or_deleted_once_built():
+    p = Point(1, 2)
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'x'"):
+        p.x = 5  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot delete field 'y'"):
+        del p.y
+    with pytest.raises(AttributeError):  # slots: no new attributes either
+        p.z = 1  # type: ignore[attr-defined]
+    assert (p.x, p.y) == (1, 2)
+
+
+def test_equal_records_compare_and_hash_alike_and_copy_and_pickle():
+    a, b = Point(1, 2, ("t",)), Point(1, 2, ("t",))
+    assert a == b and hash(a) == hash(b) and len({a, b}) == 1
+    assert a != Point(1, 3)
+    assert dataclasses.replace(a, y=9) == Point(1, 9, ("t",))
+    assert copy.deepcopy(a) == a and copy.copy(a) == a
+    assert pickle.loads(pickle.dumps(a)) == a
+    assert repr(a) == "Point(x=1, y=2, tags=('t',))"
+    assert dataclasses.is_dataclass(a) and [f.name for f in dataclasses.fields(a)] == ["x", "y", "tags"]
+    assert not hasattr(a, "__dict__")
+
+
+def test_the_engines_records_are_read_only():
+    event = StepFinished("job", "step", "completed", 0, 1.0, None, None, 0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        event.status = "failed"  # type: ignore[misc]
+    template = compile_string("a ${{ inputs.x }} b")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        template.parts = ()  # type: ignore[misc]
+    assert hash(template) == hash(compile_string("a ${{ inputs.x }} b"))
+
+
+def test_frozen_needs_the_read_only_base():
+    with pytest.raises(TypeError, match="must derive from frozen.ReadOnly"):
+        @frozen
+        class Loose:  # noqa: F841
+            x: int
