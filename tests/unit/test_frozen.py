@@ -60,3 +60,33 @@ def test_frozen_needs_the_read_only_base():
         @frozen
         class Loose:  # noqa: F841
             x: int
+
+
+def test_eq_hash_and_repr_match_what_dataclass_generates_field_options_included():
+    from dataclasses import dataclass, field
+
+    @frozen
+    class Ours(ReadOnly):
+        """Ours."""
+
+        a: int
+        hidden: str = field(default="h", repr=False)
+        ignored: int = field(default=0, compare=False)
+        unhashed: int = field(default=0, hash=False)
+
+    @dataclass(frozen=True, slots=True)
+    class Ours2:  # the same fields, generated the standard way; named alike for repr
+        """Theirs."""
+
+        a: int
+        hidden: str = field(default="h", repr=False)
+        ignored: int = field(default=0, compare=False)
+        unhashed: int = field(default=0, hash=False)
+
+    cases = [(1, "x", 2, 3), (1, "x", 9, 3), (1, "x", 2, 4), (2, "y", 2, 3)]
+    for left in cases:
+        for right in cases:
+            assert (Ours(*left) == Ours(*right)) == (Ours2(*left) == Ours2(*right))
+        assert hash(Ours(*left)) == hash(Ours2(*left))
+        assert repr(Ours(*left)).replace("Ours(", "X(") == repr(Ours2(*left)).replace("Ours2(", "X(")
+    assert Ours(1) != (1, "h", 0, 0) and Ours(1).__eq__(Ours2(1)) is NotImplemented
