@@ -25,11 +25,12 @@ import json
 import os
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from workflow_runner.errors import InputError, Location
+from workflow_runner.records import ReadOnly, frozen
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # tarfile, zipfile, lzma…: loaded when a dataset is stored, not at every run's start
@@ -55,8 +56,8 @@ class UploadTooLarge(DatasetError):
     status = 413
 
 
-@dataclass(frozen=True)
-class DatasetInfo:
+@frozen
+class DatasetInfo(ReadOnly):
     """A stored dataset, addressed by the sha256 of its upload."""
 
     sha256: str

@@ -11,17 +11,18 @@ occurs, since that is most likely a mistake that silently became a string.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from workflow_runner.errors import Location, did_you_mean
 from workflow_runner.expressions import CONTEXT_NAMES, STATUS_KEYWORDS, Template
 from workflow_runner.expressions.functions import FUNCTIONS
+from workflow_runner.records import Record, record
 
 _KNOWN = sorted(CONTEXT_NAMES | STATUS_KEYWORDS | {f.name for f in FUNCTIONS.values()})
 
 
-@dataclass
-class Notes:
+@record
+class Notes(Record):
     """What ``wfrun validate`` says about bare words: hints for the deliberate ones, warnings for likely typos."""
 
     hints: list[str] = field(default_factory=list)

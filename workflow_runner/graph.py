@@ -11,12 +11,12 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Iterable
 
 from workflow_runner import limits
 from workflow_runner.errors import GraphError, Location, WorkflowError, did_you_mean
-from workflow_runner.frozen import ReadOnly, frozen
+from workflow_runner.records import ReadOnly, Record, frozen, record
 from workflow_runner.masking import masker
 from workflow_runner.model import Job, Workflow
 
@@ -228,8 +228,8 @@ def _matches(combo: dict, partial: dict) -> bool:
     return all(k in combo and combo[k] == v for k, v in partial.items())
 
 
-@dataclass
-class Plan:
+@record
+class Plan(Record):
     """What the engine runs: instances per job, in a deterministic order."""
 
     workflow: Workflow

@@ -19,19 +19,20 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from workflow_runner import gcpause
 from workflow_runner.engine import status as st
 from workflow_runner.errors import WorkflowError, raise_all
+from workflow_runner.records import Record, record
 from workflow_runner.state.process import kill_leftovers, run_token
 from workflow_runner.targets.sshopts import ssh_record
 
 
-@dataclass
-class LaunchOptions:
+@record
+class LaunchOptions(Record):
     """What ``wfrun run``/``resume`` was asked on its command line (or the user config), before the engine exists."""
 
     max_parallel: int

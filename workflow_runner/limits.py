@@ -10,9 +10,9 @@ generous for real workflows and can be raised with an environment variable
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 from workflow_runner.errors import LoadError, Location, UsesError
+from workflow_runner.records import Record, record
 
 
 def limit(name: str, default: int) -> int:
@@ -59,8 +59,8 @@ def get(name: str) -> int:
     return limit(name, DEFAULTS[name])
 
 
-@dataclass
-class AliasBudget:
+@record
+class AliasBudget(Record):
     """Counts what aliases expand to while a file loads, and stops a "billion laughs" before it costs anything.
 
     Aliases are shared, not copied, while loading — but every later walk of the

@@ -8,13 +8,13 @@ directory — so one Workflow can be planned and run many times.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from workflow_runner.errors import Location, SchemaError, WorkflowError
 from workflow_runner.expressions import PLATFORM, Template, walk_templates, ExpressionError, compile_condition, compile_string, contains_expression
-from workflow_runner.frozen import ReadOnly, frozen
+from workflow_runner.records import ReadOnly, frozen
 from workflow_runner.loader import YList, YMap, location_of
 
 Value = Any
@@ -107,8 +107,8 @@ class Job(ReadOnly):
     """The job's ``early-cancel:``; already copied into every step that has none of its own."""
 
 
-@dataclass(frozen=True)
-class Workflow:
+@frozen
+class Workflow(ReadOnly):
     """A checked workflow file: jobs by name plus what the run needs of the file (inputs, env, sessions, locations)."""
 
     path: Path | None

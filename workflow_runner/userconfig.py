@@ -23,19 +23,20 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from workflow_runner.errors import LoadError, Location
+from workflow_runner.records import Record, record
 
 
 NAMED_SECTIONS = ("kubernetes-clusters", "kubernetes-namespaces", "kubernetes-pvc", "organization-groups", "bucket", "storage")
 """Config sections that name the values of the platform input type of the same name (inputs/types.py)."""
 
 
-@dataclass
-class UserConfig:
+@record
+class UserConfig(Record):
     """The user's wfrun config file (clusters, org values, SSH defaults, named inputs); empty without one."""
 
     clusters: dict[str, Any] = field(default_factory=dict)

@@ -8,11 +8,12 @@ Needs no network, no cluster and no input values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from workflow_runner import gcpause, graph, limits, model, schema, treecache
+from workflow_runner.records import Record, record
 from workflow_runner.uses import agents, asworkflow
 from workflow_runner.dialect_notes import bare_word_notes
 from workflow_runner.errors import ErrorGroup, SchemaError, UsesError, WorkflowError, did_you_mean, raise_all
@@ -24,8 +25,8 @@ from workflow_runner.model import Workflow, job_templates, workflow_templates
 from workflow_runner.sessions.checks import check_sessions
 
 
-@dataclass
-class Report:
+@record
+class Report(Record):
     """Everything ``wfrun validate`` found, collected so a user fixes it all in one round."""
 
     errors: list[WorkflowError] = field(default_factory=list)

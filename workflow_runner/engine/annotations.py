@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from workflow_runner.frozen import ReadOnly, frozen
+from workflow_runner.records import ReadOnly, frozen
 
 _COMMAND = re.compile(r"^::(notice|warning|error|debug|group|endgroup)(?:\s+([^:]*))?::(.*)$")
 

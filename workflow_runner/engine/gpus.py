@@ -23,7 +23,7 @@ import subprocess
 from typing import Mapping, Sequence
 
 from workflow_runner.errors import WorkflowError
-from workflow_runner.frozen import ReadOnly, frozen
+from workflow_runner.records import ReadOnly, frozen
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:.-]*$")
 """A device id: an index (3) or a UUID (GPU-8f…, MIG-…); never shell text."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from workflow_runner.engine.gpus import Gpus, visibility
 from workflow_runner.errors import WorkflowError
-from workflow_runner.frozen import ReadOnly, frozen
+from workflow_runner.records import ReadOnly, frozen
 
 _MEM = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(?:i?B)?\s*$", re.I)
 _FACTOR = {"": 1, "K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}

@@ -7,7 +7,7 @@ Split from scheduler.py so that the job runtime (engine/job.py) and the run loop
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Protocol
 
@@ -17,12 +17,13 @@ from workflow_runner.engine.stepcall import ActionTable
 from workflow_runner.graph import JobInstance
 from workflow_runner.masking import mask_text
 from workflow_runner.model import Workflow
+from workflow_runner.records import Record, record
 from workflow_runner.state.rundir import RunDir
 from workflow_runner.targets.select import Targets
 
 
-@dataclass
-class RunOptions:
+@record
+class RunOptions(Record):
     """The run-wide settings every job reads (parallelism, grace period, user, org values)."""
 
     max_parallel: int = 2
@@ -32,8 +33,8 @@ class RunOptions:
     org: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class Shared:
+@record
+class Shared(Record):
     """What every (sub-)run of one wfrun invocation shares."""
 
     reporter: Reporter
@@ -72,8 +73,8 @@ class Shared:
         return mask_text(text, self.secrets)
 
 
-@dataclass
-class Prior:
+@record
+class Prior(Record):
     """What a previous session of a resumed run finished (from the run store)."""
 
     jobs: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
@@ -82,8 +83,8 @@ class Prior:
     """(job key, step index) → the newest BatchRow: re-attach instead of resubmitting."""
 
 
-@dataclass
-class JobResult:
+@record
+class JobResult(Record):
     """How a job ended: what ``needs.<job>`` gives the jobs after it."""
 
     status: str
@@ -92,8 +93,8 @@ class JobResult:
     reason: str | None = None
 
 
-@dataclass
-class RunOutcome:
+@record
+class RunOutcome(Record):
     """How the whole run ended: the exit code, each job's result and the run's outputs."""
 
     status: str

@@ -7,7 +7,7 @@ On a step, keywords look at the job so far; on a job, at the jobs it needs
 from __future__ import annotations
 
 
-from workflow_runner.frozen import ReadOnly, frozen
+from workflow_runner.records import ReadOnly, frozen
 
 BLOCKED = "blocked"
 RUNNING = "running"

@@ -10,17 +10,17 @@ without touching an action, and an action cannot set a job's state behind the en
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncContextManager, Awaitable, Callable, Mapping, Protocol
 
 from workflow_runner.expressions import Context
+from workflow_runner.records import ReadOnly, Record, frozen, record
 from workflow_runner.model import Step, Workflow
 from workflow_runner.targets.base import Target
 
 
-@dataclass(frozen=True)
-class Placement:
+@frozen
+class Placement(ReadOnly):
     """Where a step runs and the paths it sees there."""
 
     target: Target
@@ -31,8 +31,8 @@ class Placement:
     """True when ``target`` is this machine (local slots, local ``$OUTPUTS`` files)."""
 
 
-@dataclass
-class StepOutcome:
+@record
+class StepOutcome(Record):
     """How a step attempt ended, as the engine records it (status, exit code, outputs, why)."""
 
     status: str
@@ -63,8 +63,8 @@ class BatchLedger(Protocol):
     def batch_finished(self, batch_id: int, state: str, exit_code: int | None) -> None: ...
 
 
-@dataclass
-class NestedOutcome:
+@record
+class NestedOutcome(Record):
     """A called workflow's end, as the calling step sees it."""
 
     status: str

@@ -24,7 +24,7 @@ side by side (the expression tests pin the GitHub one).
 from __future__ import annotations
 
 
-from workflow_runner.frozen import ReadOnly, frozen
+from workflow_runner.records import ReadOnly, frozen
 
 
 @frozen

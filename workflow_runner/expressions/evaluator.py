@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from .dialect import LIST_INDEX_CONTEXT
@@ -56,6 +55,8 @@ from .values import (
     truthy,
 )
 
+from workflow_runner.records import Record, record
+
 
 class StatusProvider(Protocol):
     """Answers the status keywords of an ``if:`` (``error``, ``always``, ``failure()`` …).
@@ -68,8 +69,8 @@ class StatusProvider(Protocol):
     def status(self, keyword: str) -> bool: ...
 
 
-@dataclass
-class Context:
+@record
+class Context(Record):
     """What an expression can see: lower-case context name → value (``'.'`` for self-relative names).
 
     A known context name that is absent here (``sessions`` in a run without

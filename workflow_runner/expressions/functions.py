@@ -20,7 +20,7 @@ from typing import Any, Callable
 from .nodes import PositionedError
 from .values import ARRAY, PRIMITIVES, equals, kind, parse_number, stringify, to_json
 
-from workflow_runner.frozen import ReadOnly, frozen
+from workflow_runner.records import ReadOnly, frozen
 
 MAX_ARGUMENTS = 255
 

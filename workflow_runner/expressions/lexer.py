@@ -17,7 +17,7 @@ from .dialect import GITHUB, Dialect
 from .nodes import PositionedError
 from .values import parse_number
 
-from workflow_runner.frozen import ReadOnly, frozen
+from workflow_runner.records import ReadOnly, frozen
 
 NAME_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
 _WHITESPACE = frozenset(" \t\r\n\f\v")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from workflow_runner.frozen import ReadOnly, frozen
+from workflow_runner.records import ReadOnly, frozen
 
 
 class PositionedError(Exception):

@@ -27,7 +27,7 @@ from .nodes import Node, PositionedError
 from .parser import TOO_DEEP, parse
 from .values import FilteredArray, stringify
 
-from workflow_runner.frozen import ReadOnly, frozen
+from workflow_runner.records import ReadOnly, frozen
 
 DELIMITERS = {"${{": "}}", "$<<": ">>"}
 

@@ -6,7 +6,7 @@ Also the result of resolving them (:class:`ResolvedInputs`) and how it is masked
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from workflow_runner import inputpath
@@ -14,12 +14,13 @@ from workflow_runner import limits
 from workflow_runner.errors import InputError, Location, did_you_mean
 from workflow_runner.masking import mask_tree
 from workflow_runner.model import Workflow
+from workflow_runner.records import Record, record
 
 MASK = "***"
 
 
-@dataclass
-class ResolvedInputs:
+@record
+class ResolvedInputs(Record):
     """The values of a run's inputs, and what must be masked, said or hidden about them."""
 
     values: dict[str, Any]
@@ -36,8 +37,8 @@ def mask(value: Any, secrets: list[str]) -> Any:
     return mask_tree(value, secrets)
 
 
-@dataclass
-class Sources:
+@record
+class Sources(Record):
     """User-provided values with a description of where each layer came from (for errors)."""
 
     layers: list[tuple[str, dict[str, Any]]] = field(default_factory=list)

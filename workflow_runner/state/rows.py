@@ -6,7 +6,7 @@ import json
 import time
 from typing import Any
 
-from workflow_runner.frozen import ReadOnly, frozen
+from workflow_runner.records import ReadOnly, frozen
 from workflow_runner.state.statuses import (  # noqa: F401 (the words rows use, importable from here too)
     BLOCKED, CREATED, FINAL, INTERRUPTED, RUN_FINAL, RUNNING,
 )

@@ -17,8 +17,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
+
+from workflow_runner.records import ReadOnly, frozen
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -41,8 +43,8 @@ def safe_name(text: str) -> str:
     return cleaned[:63] + "-" + hashlib.sha1(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
-@dataclass(frozen=True)
-class RunDir:
+@frozen
+class RunDir(ReadOnly):
     """A run's directory under the wfrun home: its logs, ``$OUTPUTS`` files and record, named by the run's number."""
 
     root: Path

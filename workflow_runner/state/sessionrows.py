@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from workflow_runner.frozen import ReadOnly, frozen
+from workflow_runner.records import ReadOnly, frozen
 
 OPEN_STATES = ("starting", "open", "reconnecting")
 

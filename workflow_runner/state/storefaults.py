@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 from workflow_runner.errors import WorkflowError
+from workflow_runner.records import Record, record
 
 _DAMAGED = ("file is not a database", "malformed", "not a database", "file is encrypted", "corrupt",
             "could not decode", "no such table", "no such column")
@@ -55,8 +55,8 @@ def explain(exc: BaseException, path: Path) -> WorkflowError:
     return WorkflowError(f"run store {path}: {text}")
 
 
-@dataclass
-class StoreIdentity:
+@record
+class StoreIdentity(Record):
     """The store file a run started with, to notice it being deleted or replaced while the run goes on.
 
     SQLite keeps writing to the open file even after it was unlinked or renamed over:

@@ -19,7 +19,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Protocol, TypeVar
 
-from workflow_runner.frozen import ReadOnly, frozen
+from workflow_runner.records import ReadOnly, Record, frozen, record
 
 T = TypeVar("T")
 
@@ -105,8 +105,8 @@ class Target(Protocol):
     async def aclose(self) -> None: ...
 
 
-@dataclass
-class TargetStats:
+@record
+class TargetStats(Record):
     """Counters a target keeps for benchmarks and the run summary."""
 
     commands: int = 0

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 
 from workflow_runner.errors import TargetError
-from workflow_runner.frozen import ReadOnly, frozen
+from workflow_runner.records import ReadOnly, frozen
 
 
 @frozen

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from workflow_runner.records import Record, record
 from workflow_runner.targets.base import Target
 from workflow_runner.targets.hostusers import LOCAL_NAMES, HostUsers
 from workflow_runner.targets.local import LocalTarget
 
 
-@dataclass
-class SSHOptions:
+@record
+class SSHOptions(Record):
     """How this run connects over SSH: host keys, identities, config files and connection limits."""
 
     known_hosts: str | None = None

@@ -38,7 +38,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from workflow_runner.errors import UsesError
-from workflow_runner.frozen import ReadOnly, frozen
+from workflow_runner.records import ReadOnly, frozen
 from workflow_runner.pinrecord import RECORD, read_pins  # noqa: F401 (read_pins: state.queries and cli import it from here)
 from workflow_runner.state.rundir import wfrun_home
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from workflow_runner.bundled import marketplace_dir
 from workflow_runner.errors import Location, UsesError, did_you_mean
-from workflow_runner.frozen import ReadOnly, frozen
+from workflow_runner.records import ReadOnly, frozen
 from workflow_runner.state.rundir import wfrun_home
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")

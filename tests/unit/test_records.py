@@ -1,4 +1,4 @@
-"""@frozen records (workflow_runner/frozen.py) keep every promise of @dataclass(frozen=True, slots=True)."""
+"""@frozen and @record classes (workflow_runner/records.py) keep every promise of the dataclasses they replace."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from workflow_runner.engine.events import StepFinished
 from workflow_runner.expressions import compile_string
-from workflow_runner.frozen import ReadOnly, frozen
+from workflow_runner.records import ReadOnly, Record, frozen, record
 
 
 @frozen
@@ -56,7 +56,7 @@ def test_the_engines_records_are_read_only():
 
 
 def test_frozen_needs_the_read_only_base():
-    with pytest.raises(TypeError, match="must derive from frozen.ReadOnly"):
+    with pytest.raises(TypeError, match="must derive from records.ReadOnly"):
         @frozen
         class Loose:  # noqa: F841
             x: int
@@ -90,3 +90,36 @@ def test_eq_hash_and_repr_match_what_dataclass_generates_field_options_included(
         assert hash(Ours(*left)) == hash(Ours2(*left))
         assert repr(Ours(*left)).replace("Ours(", "X(") == repr(Ours2(*left)).replace("Ours2(", "X(")
     assert Ours(1) != (1, "h", 0, 0) and Ours(1).__eq__(Ours2(1)) is NotImplemented
+
+
+def test_a_record_is_mutable_compared_by_value_and_unhashable_like_a_dataclass():
+    from dataclasses import dataclass, field
+
+    @record
+    class Mine(Record):
+        """Mine."""
+
+        a: int
+        items: list[str] = field(default_factory=list)
+        note: str = field(default="", compare=False, repr=False)
+
+    @dataclass
+    class Mine2:
+        """Theirs."""
+
+        a: int
+        items: list[str] = field(default_factory=list)
+        note: str = field(default="", compare=False, repr=False)
+
+    m = Mine(1)
+    m.a = 2
+    m.items.append("x")
+    assert m == Mine(2, ["x"], note="other") and m != Mine(3)
+    assert repr(m).split(".")[-1] == repr(Mine2(2, ["x"])).split(".")[-1].replace("Mine2", "Mine")
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(m)
+    assert Mine(1).items is not Mine(1).items  # default_factory still per instance
+    with pytest.raises(TypeError, match="must derive from records.Record"):
+        @record
+        class Loose:  # noqa: F841
+            x: int

@@ -1,0 +1,102 @@
+"""Dataclasses that cost less to define: ``@frozen`` (read-only) and ``@record`` (mutable) records.
+
+Python 3.11 compiles every method a dataclass generates on its own: ``__init__``, ``__repr__``
+and ``__eq__``, plus ``__setattr__``, ``__delattr__`` and ``__hash__`` for ``frozen=True``. With
+some seventy classes loaded before a run's first job, defining them was a quarter of wfrun's
+start-up. Here only ``__init__`` is generated; the rest is written once, on two base classes:
+
+- ``==`` compares the tuple of the compared fields of two instances of the same class, and
+  ``repr()`` is ``Name(field=value, ...)`` over the fields shown in reprs — what the generated
+  methods give. Each class gets its field getters (``operator.attrgetter``) when it is decorated.
+- :class:`ReadOnly` (``@frozen``, for ``@dataclass(frozen=True, slots=True)``): a field is set
+  once, by ``__init__``, and can then be neither assigned nor deleted — the promise
+  ``frozen=True`` makes, with the same :class:`dataclasses.FrozenInstanceError`; ``hash()`` is
+  the hash of the hashed fields' tuple (fields are never reassigned, so it cannot change).
+- :class:`Record` (``@record``, for a plain ``@dataclass``): mutable and, like any dataclass with
+  ``==``, unhashable.
+
+Classes built by the thousand while a file is parsed (``errors.Location``) keep
+``@dataclass(frozen=True)``: its ``__init__`` sets fields without a Python call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import FrozenInstanceError, dataclass, fields
+from operator import attrgetter
+from typing import Any, Callable, ClassVar, TypeVar
+
+T = TypeVar("T", bound=type)
+
+
+class _Fields:
+    """``==`` and ``repr()`` from the fields :func:`_describe` noted on the class."""
+
+    __slots__ = ()
+    _compared: ClassVar[Callable[[Any], tuple]]
+    _hashed: ClassVar[Callable[[Any], tuple]]
+    _shown: ClassVar[tuple[str, ...]]
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self._compared(self) == self._compared(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._shown)
+        return f"{self.__class__.__qualname__}({shown})"
+
+
+class ReadOnly(_Fields):
+    """Base of :func:`frozen` classes: each slot can be written once, and never deleted."""
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:
+        return hash(self._hashed(self))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if hasattr(self, name):
+            raise FrozenInstanceError(f"cannot assign to field {name!r}")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+
+class Record(_Fields):
+    """Base of :func:`record` classes: mutable, compared by value, so not hashable."""
+
+    __slots__ = ()
+    __hash__ = None  # type: ignore[assignment]
+
+
+def frozen(cls: T) -> T:
+    """``@dataclass(frozen=True, slots=True)`` for a subclass of :class:`ReadOnly` (see the module's docstring)."""
+    if not issubclass(cls, ReadOnly):
+        raise TypeError(f"@frozen class {cls.__name__} must derive from records.ReadOnly")
+    return _describe(dataclass(slots=True, repr=False, eq=False)(cls))
+
+
+def record(cls: T) -> T:
+    """``@dataclass`` for a subclass of :class:`Record` (see the module's docstring)."""
+    if not issubclass(cls, Record):
+        raise TypeError(f"@record class {cls.__name__} must derive from records.Record")
+    return _describe(dataclass(repr=False, eq=False)(cls))
+
+
+def _describe(cls: T) -> T:
+    every = fields(cls)
+    cls._compared = _getter([f.name for f in every if f.compare])
+    cls._hashed = _getter([f.name for f in every if (f.compare if f.hash is None else f.hash)])
+    cls._shown = tuple(f.name for f in every if f.repr)
+    return cls
+
+
+def _getter(names: list[str]) -> Callable[[Any], tuple]:
+    """The tuple of these fields of an instance (what the generated ``__eq__``/``__hash__`` compare)."""
+    if len(names) > 1:
+        return attrgetter(*names)
+    if names:
+        one = attrgetter(names[0])
+        return lambda obj: (one(obj),)
+    return lambda obj: ()
