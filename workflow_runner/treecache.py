@@ -1,7 +1,7 @@
 """Parsed YAML trees kept between processes, so a run of an unchanged file skips ruamel.yaml.
 
-Importing ruamel.yaml and parsing are a third of a small workflow's start-up (10-20 ms
-before the first job; a second or more for a 10,000-job file). Parsing is a pure function
+Importing ruamel.yaml and parsing a workflow of everyday size cost 10-20 ms before a run's
+first job, a large share of its start-up. Parsing is a pure function
 of the file's bytes and the name its locations carry, so a tree is kept under a hash of
 both (and of wfrun's version) and needs no invalidation: an edited file has other bytes.
 
@@ -25,6 +25,10 @@ from workflow_runner.loader import YMap, decode, load_text, read_source
 KEEP = 256
 """Trees kept; past this, the least recently used half goes when a new one is written."""
 
+LARGEST = 256 * 1024
+"""Files up to this size are kept (real workflows are under 100 KB). Beyond, parsing is most of
+the work either way, and pickling a 10,000-job tree cost more (0.4 s) than loading it saved."""
+
 _FORMAT = b"wfrun-tree-1"
 """Changes when the tree's classes change shape (with wfrun's version, part of every key)."""
 
@@ -47,7 +51,7 @@ def load(path: str | Path, folder: Path | None) -> YMap:
     """The tree of the YAML file at ``path`` (``loader.load_file``), from ``folder`` when it holds it."""
     path = Path(path)
     data = read_source(path)
-    if folder is None:
+    if folder is None or len(data) > LARGEST:
         return load_text(decode(data, str(path)), str(path))
     name = key(data, str(path))
     tree = _read(folder, name)

@@ -169,3 +169,14 @@ def test_a_second_run_of_an_unchanged_file_does_not_load_the_yaml_parser(tmp_pat
     runs = [subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
             for _ in range(2)]
     assert runs == ["True\n", "False\n"]
+
+
+def test_a_large_file_is_parsed_each_time_not_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Above LARGEST, pickling costs more than it saves: the cache is for the start-up of everyday files."""
+    monkeypatch.setattr(treecache, "LARGEST", 100)
+    wf = tmp_path / "wf.yaml"
+    wf.write_text(WORKFLOW)
+    calls = parse_count(monkeypatch)
+    treecache.load(wf, tmp_path / "cache")
+    treecache.load(wf, tmp_path / "cache")
+    assert calls == [str(wf), str(wf)] and not (tmp_path / "cache").exists()
