@@ -126,6 +126,8 @@ async def _drain(reader: asyncio.Future, seconds: float) -> None:
     A process that left the group (``setsid``) may still hold the pipe; the step does not
     wait for it beyond ``seconds`` (the run stops such processes by its token when it ends).
     """
+    if reader.done():  # the common case: the output ended with the process
+        return
     try:
         await asyncio.wait_for(asyncio.shield(reader), seconds)
     except asyncio.TimeoutError:
