@@ -53,6 +53,8 @@ RUN_COMMANDS = ("runs", "status", "logs", "cancel", "sessions")
 COMMANDS = ("run", "resume", "validate", "fetch", "inputs", "graph", "schema", "actions", *RUN_COMMANDS, "rerun",
             "serve")
 """Every command's name; tests/unit/test_cli.py checks it against the whole parser."""
+ENGINE_COMMANDS = ("run", "resume", "rerun")
+"""The commands that start an engine (launch.execute): their start-up ends there, not at dispatch."""
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -199,8 +201,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         return 2
     args.raw_argv = argv[1:]
-    if args.command not in ("run", "resume", "rerun"):
-        gcpause.started()  # a run's start-up ends when its engine starts (launch.execute)
+    if args.command not in ENGINE_COMMANDS:
+        gcpause.started()
     try:
         if args.command in HOME_WRITTEN + HOME_READ:
             from workflow_runner.homedir import checked_home

@@ -13,7 +13,7 @@ from __future__ import annotations
 import gc
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import ExitStack, contextmanager
 
 lock = threading.Lock()
 depth = 0
@@ -39,7 +39,8 @@ def paused() -> Iterator[None]:
                 gc.enable()
 
 
-_startup: AbstractContextManager[None] | None = None
+_startup = ExitStack()
+"""Holds the start-up pause from :func:`until_started` to :func:`started`."""
 
 
 def until_started() -> None:
@@ -49,18 +50,12 @@ def until_started() -> None:
     the parsed workflow) and almost no garbage, yet they set off some fifty collections
     before a run's first job: about 5 ms of every run's start-up.
     """
-    global _startup
-    if _startup is None:
-        _startup = paused()
-        _startup.__enter__()
+    _startup.enter_context(paused())
 
 
 def started() -> None:
     """Start-up is over (a run's engine starts; any other command begins its work): collect as usual."""
-    global _startup
-    pause, _startup = _startup, None
-    if pause is not None:
-        pause.__exit__(None, None, None)
+    _startup.close()
 
 
 def off_until_exit() -> None:

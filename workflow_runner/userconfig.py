@@ -66,10 +66,10 @@ def load_user_config() -> UserConfig:
     if path is None or not path.is_file():
         return UserConfig()
     from workflow_runner import treecache
-    from workflow_runner.state.rundir import wfrun_home
+    from workflow_runner.state.rundir import cache_dir
 
     try:
-        tree = treecache.load(path, wfrun_home() / "cache" / "trees")
+        tree = treecache.load(path, cache_dir("trees"))
     except LoadError as exc:
         # The loader speaks of workflows; a config file has its own shape (and may be empty).
         if exc.message.startswith("the file is empty"):

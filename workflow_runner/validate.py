@@ -136,16 +136,16 @@ def _schema_digest(path: Path, kind: str) -> str | None:
 
 
 def _cache_dir() -> Path:
-    from workflow_runner.state.rundir import wfrun_home
+    from workflow_runner.state.rundir import cache_dir
 
-    return wfrun_home() / "cache" / "schema-ok"
+    return cache_dir("schema-ok")
 
 
 def tree_cache_dir() -> Path:
     """Where parsed trees are kept between processes (treecache.py)."""
-    from workflow_runner.state.rundir import wfrun_home
+    from workflow_runner.state.rundir import cache_dir
 
-    return wfrun_home() / "cache" / "trees"
+    return cache_dir("trees")
 
 
 def _schema_ok(digest: str) -> bool:

@@ -183,44 +183,26 @@ class RunEngine:
                 job.cancel("fail-fast", stop=True)
 
     def _note_lineage(self, name: str) -> None:
-        """Fold a finished job's result into what the jobs after it see, so each asks only its own needs."""
-        status = self.results[name].status
-        before = self._lineage_of(self.workflow.jobs[name].needs)
-        if before is not None:
-            self.lineage[name] = (status == st.FAILED or before[0], status == st.CANCELED or before[1])
+        """Fold a finished job's result into what the jobs after it see, so each asks only its own needs.
 
-    def _lineage_of(self, needs: Iterable[str]) -> tuple[bool, bool] | None:
-        """(failed, canceled) over ``needs`` and their ancestors; None while one of them is not finished."""
-        failed = canceled = False
-        for need in needs:
-            flags = self.lineage.get(need)
-            if flags is None:
-                return None
-            failed, canceled = failed or flags[0], canceled or flags[1]
-        return failed, canceled
+        Its needs finished before it started (``_instance``), so theirs are already noted.
+        """
+        status = self.results[name].status
+        failed, canceled = self._lineage_of(self.workflow.jobs[name].needs)
+        self.lineage[name] = (status == st.FAILED or failed, status == st.CANCELED or canceled)
+
+    def _lineage_of(self, needs: Iterable[str]) -> tuple[bool, bool]:
+        """(failed, canceled) over finished ``needs`` and all their ancestors."""
+        flags = [self.lineage[need] for need in needs]
+        return any(f for f, _ in flags), any(c for _, c in flags)
 
     def ancestors_view(self, instance: JobInstance) -> st.StatusView:
         """For a job's ``if``: did any job it needs (transitively) fail or get canceled?
 
-        Read from the needs' :attr:`lineage`: walking every ancestor for every job made a
-        1,000-job chain quadratic. The walk stays for a need that is not (yet) finished.
+        Read from the needs' :attr:`lineage` (a job runs once its needs are done): walking
+        every ancestor for every job made a 1,000-job chain quadratic.
         """
-        known = self._lineage_of(instance.job.needs)
-        if known is not None:
-            return st.StatusView(failed=known[0], canceled=known[1] or self.cancelled)
-        failed = canceled = False
-        seen: set[str] = set()
-        stack = list(instance.job.needs)
-        while stack:
-            name = stack.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            result = self.results.get(name)
-            if result is not None:
-                failed |= result.status == st.FAILED
-                canceled |= result.status == st.CANCELED
-            stack.extend(self.workflow.jobs[name].needs)
+        failed, canceled = self._lineage_of(instance.job.needs)
         return st.StatusView(failed=failed, canceled=canceled or self.cancelled)
 
     def job_view(self, name: str) -> dict[str, Any]:

@@ -33,6 +33,11 @@ def wfrun_home() -> Path:
     return Path(os.environ.get("WFRUN_HOME") or Path.home() / ".wfrun")
 
 
+def cache_dir(kind: str) -> Path:
+    """``$WFRUN_HOME/cache/<kind>``: what wfrun keeps only to be faster next time (safe to delete)."""
+    return wfrun_home() / "cache" / kind
+
+
 def safe_name(text: str) -> str:
     """A path component made from a job or step name (no '/', no '..')."""
     cleaned = _UNSAFE.sub("_", text).strip("._") or "_"

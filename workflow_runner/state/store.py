@@ -74,7 +74,7 @@ _FROM_ROWS = frozenset({"RUN_COLS", "AttemptRow", "BatchRow", "JobRow", "RunAtte
 
 
 def __getattr__(name: str) -> Any:
-    """The row types and status words of state/rows.py, which the store's readers import from here.
+    """The row types of state/rows.py (and RUN_COLS), which the store's readers import from here.
 
     Loaded on first use, not with the store: a run writes rows and reads none, and
     creating the row dataclasses was a visible share of every run's start-up.
