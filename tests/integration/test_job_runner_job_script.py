@@ -175,13 +175,17 @@ jobs:
         wait_for(lambda: (tmp_path / "rd" / "first.running").exists(), 60, "the first start of the job")
         jobid = next(line.split()[-1] for line in out.read_text().splitlines() if "SLURM job submitted:" in line)
         subprocess.run(["scontrol", "requeue", jobid], check=True, capture_output=True)
-        # A requeued job waits ~2 minutes (its BeginTime) before it may start again; let it start now.
+        # A requeued job waits ~2 minutes (its BeginTime) before it may start again; let it start sooner,
+        # but not in the second its first start was killed: slurmd refuses a credential made in the same
+        # second as the revoked one ("Job credential revoked"), and the restart fails with exit code 1.
+        wait_for(lambda: _squeue_state(jobid) == "PENDING", 30, "the requeued job to be pending again")
+        time.sleep(2)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             subprocess.run(["scontrol", "update", f"jobid={jobid}", "StartTime=now"], capture_output=True)
-            state = subprocess.run(["squeue", "-h", "-j", jobid, "-o", "%T"], capture_output=True, text=True).stdout.strip()
-            if state == "RUNNING" and "attempt 2" in _output(tmp_path / "rd"):
-                break
+            state = _squeue_state(jobid)
+            if state == "RUNNING" and "attempt 2" in _output(tmp_path / "rd") or proc.poll() is not None:
+                break  # restarted (or already ended: wfrun has seen it)
             time.sleep(0.5)
         code = proc.wait(timeout=120)
     finally:
@@ -279,3 +283,7 @@ jobs:
     assert r.code == 1, r.out + r.err
     assert "job_runner: sbatch failed" in r.out, r.out
     assert (rundir / "run.sh").exists() and not list(rundir.glob("*.env")), sorted(p.name for p in rundir.iterdir())
+
+
+def _squeue_state(jobid: str) -> str:
+    return subprocess.run(["squeue", "-h", "-j", jobid, "-o", "%T"], capture_output=True, text=True).stdout.strip()
