@@ -15,13 +15,20 @@ start-up. Here only ``__init__`` is generated; the rest is written once, on two 
 - :class:`Record` (``@record``, for a plain ``@dataclass``): mutable and, like any dataclass with
   ``==``, unhashable.
 
+``__init__`` is written here too, not by :func:`dataclasses.dataclass`: it sets each field with
+``object.__setattr__`` (a C call; ``self.x = x`` would run :meth:`ReadOnly.__setattr__`, a Python
+call per field of every event and model node), and it is compiled when the class is first
+instantiated, so a class a run never builds costs no compile. Fields may have defaults and
+default factories, and ``__post_init__`` runs; ``init=False`` and ``kw_only`` fields, and a
+field without a default after one with a default, are refused at decoration.
+
 Classes built by the thousand while a file is parsed (``errors.Location``) keep
-``@dataclass(frozen=True)``: its ``__init__`` sets fields without a Python call.
+``@dataclass(frozen=True)``.
 """
 
 from __future__ import annotations
 
-from dataclasses import FrozenInstanceError, dataclass, fields
+from dataclasses import MISSING, FrozenInstanceError, dataclass, fields
 from operator import attrgetter
 from typing import Any, Callable, ClassVar, TypeVar
 
@@ -74,18 +81,28 @@ def frozen(cls: T) -> T:
     """``@dataclass(frozen=True, slots=True)`` for a subclass of :class:`ReadOnly` (see the module's docstring)."""
     if not issubclass(cls, ReadOnly):
         raise TypeError(f"@frozen class {cls.__name__} must derive from records.ReadOnly")
-    return _describe(dataclass(slots=True, repr=False, eq=False)(cls))
+    return _describe(dataclass(slots=True, init=False, repr=False, eq=False)(cls))
 
 
 def record(cls: T) -> T:
     """``@dataclass`` for a subclass of :class:`Record` (see the module's docstring)."""
     if not issubclass(cls, Record):
         raise TypeError(f"@record class {cls.__name__} must derive from records.Record")
-    return _describe(dataclass(repr=False, eq=False)(cls))
+    return _describe(dataclass(init=False, repr=False, eq=False)(cls))
 
 
 def _describe(cls: T) -> T:
     every = fields(cls)
+    defaulted = False
+    for f in every:
+        if not f.init or f.kw_only is True:
+            raise TypeError(f"{cls.__name__}.{f.name}: records take every field positionally (no init=False, no kw_only)")
+        has_default = f.default is not MISSING or f.default_factory is not MISSING
+        if defaulted and not has_default:
+            raise TypeError(f"{cls.__name__}.{f.name}: a field without a default follows one with a default")
+        defaulted = defaulted or has_default
+    if "__init__" not in cls.__dict__:
+        cls.__init__ = _first_init(cls)
     cls._compared = _getter([f.name for f in every if f.compare])
     cls._hashed = _getter([f.name for f in every if (f.compare if f.hash is None else f.hash)])
     cls._shown = tuple(f.name for f in every if f.repr)
@@ -100,3 +117,40 @@ def _getter(names: list[str]) -> Callable[[Any], tuple]:
         one = attrgetter(names[0])
         return lambda obj: (one(obj),)
     return lambda obj: ()
+
+
+def _first_init(cls: type) -> Callable[..., None]:
+    """An ``__init__`` that compiles the class's real one (:func:`_make_init`) on first use and hands over to it."""
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        real = _make_init(cls)
+        cls.__init__ = real
+        real(self, *args, **kwargs)
+
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    return __init__
+
+
+def _make_init(cls: type) -> Callable[..., None]:
+    """``def __init__(self, a, b=<default>, ...)`` setting each field with ``object.__setattr__``, as frozen dataclasses do."""
+    names: dict[str, Any] = {"_set": object.__setattr__, "_MISSING": MISSING}
+    params, body = ["self"], []
+    for f in fields(cls):
+        value = f.name
+        if f.default is not MISSING:
+            names[f"_d_{f.name}"] = f.default
+            params.append(f"{f.name}=_d_{f.name}")
+        elif f.default_factory is not MISSING:
+            names[f"_f_{f.name}"] = f.default_factory
+            params.append(f"{f.name}=_MISSING")
+            value = f"_f_{f.name}() if {f.name} is _MISSING else {f.name}"
+        else:
+            params.append(f.name)
+        body.append(f"    _set(self, {f.name!r}, {value})")
+    if hasattr(cls, "__post_init__"):
+        body.append("    self.__post_init__()")
+    source = f"def __init__({', '.join(params)}):\n" + ("\n".join(body) or "    pass") + "\n"
+    exec(compile(source, f"<records: {cls.__qualname__}.__init__>", "exec"), names)
+    init = names["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    return init

@@ -628,3 +628,28 @@ jobs:
     assert r.code == 1
     assert statuses(r) == {"slow": "failed", "other": "completed"}
     assert "job timed out after 1s" in r.out and done.exists()
+
+
+def test_the_shell_comes_from_the_path_each_step_sees(wfrun, write, tmp_path):
+    """wfrun finds bash on PATH once per PATH; a step whose env puts another bash first runs that one."""
+    wrapped = tmp_path / "wrapped"
+    wrapped.mkdir()
+    (wrapped / "bash").write_text('#!/bin/sh\necho "via the wrapper" > "$MARK"\nexec /bin/bash "$@"\n')
+    (wrapped / "bash").chmod(0o755)
+    mark = tmp_path / "mark"
+    wf = write("w.yaml", f"""
+jobs:
+  plain:
+    steps: [{{run: "echo plain"}}]
+  wrapped:
+    needs: [plain]
+    env: {{PATH: "{wrapped}:/usr/bin:/bin", MARK: "{mark}"}}
+    steps: [{{run: "echo wrapped"}}]
+  again:
+    needs: [wrapped]
+    steps: [{{run: "echo again"}}]
+""")
+    r = wfrun(wf)
+    assert r.code == 0, r.err
+    assert mark.read_text() == "via the wrapper\n"
+    assert statuses(r) == {"plain": "completed", "wrapped": "completed", "again": "completed"}

@@ -123,3 +123,63 @@ def test_a_record_is_mutable_compared_by_value_and_unhashable_like_a_dataclass()
         @record
         class Loose:  # noqa: F841
             x: int
+
+
+def test_init_takes_defaults_factories_keywords_and_runs_post_init():
+    @record
+    class Counter(Record):
+        """A test record with a factory and a __post_init__."""
+
+        name: str
+        seen: list[int] = dataclasses.field(default_factory=list)
+        limit: int = 0
+
+        def __post_init__(self) -> None:
+            self.limit = self.limit or 10
+
+    a, b = Counter("a"), Counter(name="b", limit=3)
+    a.seen.append(1)
+    assert (a.seen, b.seen, a.limit, b.limit) == ([1], [], 10, 3)
+    assert Counter("c", [2]).seen == [2]
+    with pytest.raises(TypeError):
+        Counter()  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        Counter("a", nope=1)  # type: ignore[call-arg]
+    assert Point(y=2, x=1) == Point(1, 2)
+
+
+def test_fields_are_set_without_the_read_only_setattr():
+    calls = []
+
+    @frozen
+    class Watched(ReadOnly):
+        """A test record that counts assignments through __setattr__."""
+
+        a: int
+        b: int = 2
+
+        def __setattr__(self, name, value):
+            calls.append(name)
+            ReadOnly.__setattr__(self, name, value)
+
+    w = Watched(1)
+    assert (w.a, w.b, calls) == (1, 2, [])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        w.a = 3
+    assert calls == ["a"]
+
+
+def test_records_that_cannot_take_positional_fields_are_refused():
+    with pytest.raises(TypeError, match="follows one with a default"):
+        @record
+        class Bad(Record):
+            """Out of order."""
+
+            a: int = 0
+            b: int  # type: ignore[misc]
+    with pytest.raises(TypeError, match="positionally"):
+        @record
+        class Hidden(Record):
+            """init=False."""
+
+            a: int = dataclasses.field(default=0, init=False)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from typing import Mapping, Sequence
 
@@ -72,8 +71,15 @@ def _rocm_ids(env: Mapping[str, str]) -> list[str]:
     return [rocr[int(h)] for h in hip if h.isdigit() and int(h) < len(rocr)]
 
 
+def _on_path(name: str) -> bool:
+    """Whether an executable ``name`` is on PATH (what ``shutil.which`` answers; shutil, with its bz2 and
+    lzma, would be imported by every run just for this)."""
+    return any(os.access(os.path.join(folder, name), os.X_OK) and not os.path.isdir(os.path.join(folder, name))
+               for folder in os.get_exec_path() if folder)
+
+
 def _nvidia_count() -> int:
-    if not shutil.which("nvidia-smi"):
+    if not _on_path("nvidia-smi"):
         return 0
     try:
         out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=5).stdout

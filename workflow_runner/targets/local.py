@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import functools
 import os
 import signal
 from pathlib import Path
@@ -59,7 +60,8 @@ class LocalTarget:
         fd = _script_fd(command)
         out_read, out_write = os.pipe()
         try:
-            proc = await asyncio.create_subprocess_exec(
+            spawn = functools.partial(
+                asyncio.create_subprocess_exec,
                 *command.shell,
                 "-c",
                 read_script(fd),
@@ -72,6 +74,14 @@ class LocalTarget:
                 start_new_session=True,
                 pass_fds=(fd,),
             )
+            program = _program(command.shell[0], env)
+            try:
+                proc = await spawn(executable=program)
+            except FileNotFoundError:
+                if program == command.shell[0]:
+                    raise
+                _PROGRAMS.clear()  # the file found on PATH went away: search PATH again, as exec would
+                proc = await spawn()
         except BaseException:
             os.close(out_read)
             raise
@@ -132,6 +142,33 @@ async def _drain(reader: asyncio.Future, seconds: float) -> None:
         await asyncio.wait_for(asyncio.shield(reader), seconds)
     except asyncio.TimeoutError:
         reader.cancel()
+
+
+_PROGRAMS: dict[tuple[str, bytes | None], str] = {}
+
+
+def _program(name: str, env: dict[bytes, bytes]) -> str:
+    """The file that exec would run for ``name`` under ``env``'s PATH, found once per run and PATH.
+
+    Without it every step's exec walks PATH again (a failed execve per entry before bash's,
+    eight on a PATH with pyenv and cargo in front). A name with a slash, one not found, and a
+    PATH with a relative entry before it (relative to the step's directory) are left to exec.
+    """
+    if "/" in name:
+        return name
+    key = (name, env.get(b"PATH"))
+    found = _PROGRAMS.get(key)
+    if found is None:
+        found = name
+        for folder in os.get_exec_path(env):
+            if not folder.startswith("/"):  # relative to the step's cwd (exec runs after chdir): exec's to find
+                break
+            candidate = os.path.join(folder, name)
+            if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+                found = candidate
+                break
+        _PROGRAMS[key] = found
+    return found
 
 
 def _script_fd(command: StepCommand) -> int:
