@@ -4,17 +4,18 @@
 Geometric (``factor=2``), linear (``factor=1, step=...``) and capped variants cover the
 SSH channel-open retry, the SSH signal retry, the batch status query and cancel, and the
 run store's flush retry, so each call site states its numbers, not its own arithmetic.
-Imports nothing of wfrun: any layer may use it.
+Imports only ``records`` of wfrun: any layer above it may use it.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+
+from workflow_runner.records import ReadOnly, frozen
 
 
-@dataclass(frozen=True)
-class Backoff:
+@frozen
+class Backoff(ReadOnly):
     """The one retry delay formula: ``first * factor**n``, at most ``cap``, plus ``step * n``."""
 
     first: float

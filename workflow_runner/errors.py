@@ -17,21 +17,66 @@ traceback)::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import FrozenInstanceError
+from typing import Any
+
+_set = object.__setattr__
 
 
-@dataclass(frozen=True, slots=True)
-class Location:
-    """A 1-based position in a user's file (or an input path when file is a path like ``inputs.json``)."""
+class _Position:
+    """What ``@dataclass(frozen=True, slots=True)`` gives, written out: ``==``, ``hash``, ``repr``, read-only fields.
 
-    file: str | None
-    line: int | None = None
-    col: int | None = None
+    Written by hand because these two classes are loaded by every wfrun process and built by the
+    hundred thousand while a big file is parsed: a dataclass compiles six methods each at import
+    (~0.7 ms of every start-up), and the ``__init__`` here sets fields as a frozen dataclass's does.
+    """
+
+    __slots__ = ()
+    __match_args__: tuple[str, ...] = ()
+
+    def as_tuple(self) -> tuple:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is self.__class__:
+            return self.as_tuple() == other.as_tuple()  # type: ignore[attr-defined]
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.as_tuple())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__match_args__)
+        return f"{self.__class__.__qualname__}({shown})"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
 
     def __reduce__(self) -> tuple:
         # Pickled by the thousand in a cached tree (treecache.py): a constructor call
-        # unpickles several times faster than a frozen dataclass's __setstate__.
-        return Location, (self.file, self.line, self.col)
+        # unpickles several times faster than __setstate__.
+        return self.__class__, self.as_tuple()
+
+
+class Location(_Position):
+    """A 1-based position in a user's file (or an input path when file is a path like ``inputs.json``)."""
+
+    __slots__ = ("file", "line", "col")
+    __match_args__ = ("file", "line", "col")
+    file: str | None
+    line: int | None
+    col: int | None
+
+    def __init__(self, file: str | None, line: int | None = None, col: int | None = None) -> None:
+        _set(self, "file", file)
+        _set(self, "line", line)
+        _set(self, "col", col)
+
+    def as_tuple(self) -> tuple:
+        return (self.file, self.line, self.col)
 
     def __str__(self) -> str:
         parts = [self.file or "<string>"]
@@ -42,8 +87,7 @@ class Location:
         return ":".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
-class ScalarOrigin:
+class ScalarOrigin(_Position):
     """Where a YAML string scalar's text begins, so an offset inside it maps back to the file.
 
     Block scalars (``|``/``>``) start on the line after their indicator and every
@@ -51,14 +95,23 @@ class ScalarOrigin:
     scalars start at (line, col), shifted by one for a quote character.
     """
 
+    __slots__ = ("file", "line", "col", "block_indent", "quoted")
+    __match_args__ = ("file", "line", "col", "block_indent", "quoted")
     file: str | None
     line: int
     col: int
-    block_indent: int | None = None
-    quoted: bool = False
+    block_indent: int | None
+    quoted: bool
 
-    def __reduce__(self) -> tuple:
-        return ScalarOrigin, (self.file, self.line, self.col, self.block_indent, self.quoted)
+    def __init__(self, file: str | None, line: int, col: int, block_indent: int | None = None, quoted: bool = False) -> None:
+        _set(self, "file", file)
+        _set(self, "line", line)
+        _set(self, "col", col)
+        _set(self, "block_indent", block_indent)
+        _set(self, "quoted", quoted)
+
+    def as_tuple(self) -> tuple:
+        return (self.file, self.line, self.col, self.block_indent, self.quoted)
 
     def locate(self, text: str, offset: int) -> Location:
         before = text[:offset]

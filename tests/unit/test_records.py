@@ -183,3 +183,26 @@ def test_records_that_cannot_take_positional_fields_are_refused():
             """init=False."""
 
             a: int = dataclasses.field(default=0, init=False)
+
+
+def test_positions_keep_the_promises_of_the_frozen_dataclasses_they_were():
+    from workflow_runner.errors import Location, ScalarOrigin
+
+    loc = Location("w.yaml", 3, 5)
+    assert loc == Location("w.yaml", 3, 5) and hash(loc) == hash(("w.yaml", 3, 5)) and loc != Location("w.yaml", 3)
+    assert loc != ScalarOrigin("w.yaml", 3, 5) and Location("f") == Location("f", None, None)
+    assert repr(loc) == "Location(file='w.yaml', line=3, col=5)" and str(loc) == "w.yaml:3:5"
+    origin = ScalarOrigin("w.yaml", 2, 4, None, True)
+    assert repr(origin) == "ScalarOrigin(file='w.yaml', line=2, col=4, block_indent=None, quoted=True)"
+    assert origin.locate("ab", 1) == Location("w.yaml", 2, 6)
+    for value in (loc, origin):
+        assert pickle.loads(pickle.dumps(value)) == value
+        assert copy.deepcopy(value) == value and copy.copy(value) == value
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            value.line = 9  # type: ignore[misc]
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            del value.file
+        assert not hasattr(value, "__dict__")
+    match loc:
+        case Location(file, line, col):
+            assert (file, line, col) == ("w.yaml", 3, 5)

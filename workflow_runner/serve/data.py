@@ -32,7 +32,7 @@ from workflow_runner import inputpath
 from workflow_runner.errors import ErrorGroup, WorkflowError
 from workflow_runner.masking import mask_tree
 from workflow_runner.serve.confine import confine
-from workflow_runner.state.queries import run_dict, status_data
+from workflow_runner.state.queries import status_data
 from workflow_runner.state.store import FINAL, RUN_FINAL, RunRow, RunStore
 
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache"})

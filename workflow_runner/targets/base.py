@@ -16,7 +16,7 @@ leaves a process behind.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Awaitable, Callable, Protocol, TypeVar
 
 from workflow_runner.records import ReadOnly, Record, frozen, record
@@ -48,8 +48,8 @@ class StepCommand(ReadOnly):
     signal: int = 15
 
 
-@dataclass(slots=True)
-class StepResult:
+@record
+class StepResult(Record):
     """How a step ended on its target, and what it wrote to ``$OUTPUTS``."""
 
     exit_code: int
