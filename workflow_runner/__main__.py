@@ -1,3 +1,3 @@
-from workflow_runner.cli import entry
+from workflow_runner.entrypoint import main
 
-entry()
+main()

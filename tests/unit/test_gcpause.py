@@ -93,3 +93,37 @@ def test_a_wfrun_process_collects_again_once_its_run_starts(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code, str(wf)], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "enabled during the run: [True]" in proc.stderr
+
+
+def test_the_wfrun_command_collects_nothing_before_its_run_starts(tmp_path):
+    """entrypoint.main (the console script, python -m) pauses before importing the command line, nested in
+    cli.entry's own pause: not one collection until the engine starts, and the collector is on after."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    wf = tmp_path / "wf.yaml"
+    wf.write_text("jobs:\n  a:\n    steps:\n      - run: echo hi\n")
+    root = Path(__file__).resolve().parents[2]
+    code = ("import gc, sys\n"
+            "from workflow_runner import gcpause\n"
+            "early, seen = [], []\n"
+            "gc.callbacks.append(lambda phase, info: early.append(info['generation']) if phase == 'start' else None)\n"
+            "orig = gcpause.started\n"
+            "def started():\n"
+            "    seen.append(len(early) - before[0])\n"
+            "    orig()\n"
+            "    seen.append(gc.isenabled())\n"
+            "gcpause.started = started\n"
+            "sys.argv = ['wfrun', 'run', sys.argv[1], '--quiet']\n"
+            "from workflow_runner.entrypoint import main\n"
+            "before = [len(early)]\n"
+            "try:\n"
+            "    main()\n"
+            "finally:\n"
+            "    print('at the start of the run:', seen, file=sys.stderr)\n")
+    env = {**os.environ, "WFRUN_HOME": str(tmp_path / "home"), "PYTHONPATH": str(root)}
+    proc = subprocess.run([sys.executable, "-c", code, str(wf)], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "at the start of the run: [0, True]" in proc.stderr
