@@ -36,10 +36,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # tarfile, zipfile, lzma…: loaded when a dataset is stored, not at every run's start
     from workflow_runner.safe_extract import ExtractLimits
 
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# Patterns as text, compiled by re when first used: most runs use no dataset.
+_SHA256 = r"^[0-9a-f]{64}$"
 REF_PREFIX = "dataset:"
-_HEXISH = re.compile(r"^[0-9a-fA-F]+$")
-_NAME = re.compile(r"[^A-Za-z0-9_.+-]+")
+_HEXISH = r"^[0-9a-fA-F]+$"
+_NAME = r"[^A-Za-z0-9_.+-]+"
 
 
 class DatasetError(ValueError):
@@ -76,7 +77,7 @@ class DatasetInfo(ReadOnly):
 def parse_sha(text: str) -> str:
     """A lower-case sha256, or DatasetError."""
     sha = text.strip().lower()
-    if not SHA256.match(sha):
+    if not re.match(_SHA256, sha):
         raise DatasetError(f"not a sha256 (64 hex digits): {text!r}")
     return sha
 
@@ -84,7 +85,7 @@ def parse_sha(text: str) -> str:
 def clean_name(name: str | None) -> str:
     """The base name an upload is stored under: no folders, no dot files."""
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    cleaned = _NAME.sub("_", base).lstrip(".")[:120]
+    cleaned = re.sub(_NAME, "_", base).lstrip(".")[:120]
     return cleaned or "data"
 
 
@@ -109,7 +110,7 @@ class DatasetStore:
     def list(self) -> list[DatasetInfo]:
         if not self.root.is_dir():
             return []
-        found = [self.get(p.name) for p in self.root.iterdir() if SHA256.match(p.name)]
+        found = [self.get(p.name) for p in self.root.iterdir() if re.match(_SHA256, p.name)]
         return sorted((i for i in found if i is not None), key=lambda i: i.created, reverse=True)
 
     def begin(self, name: str | None, declared_sha: str) -> "PendingUpload":
@@ -216,8 +217,8 @@ def resolve_dataset_refs(values: Any, home: Path, path: str = "inputs") -> Any:
     if not isinstance(values, str) or not values.startswith(REF_PREFIX):
         return values
     ref = values[len(REF_PREFIX):].strip()
-    if not SHA256.match(ref.lower()):
-        if _HEXISH.match(ref):
+    if not re.match(_SHA256, ref.lower()):
+        if re.match(_HEXISH, ref):
             raise InputError(f"dataset reference needs the full 64-digit sha256, got {len(ref)} digits",
                              location=Location(path))
         return values

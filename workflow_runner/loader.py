@@ -151,10 +151,12 @@ def _rename_key(tree: YMap, old: Any, new: str) -> None:
 # YAML 1.2 core schema, for plain (unquoted, untagged) scalars.
 _NULL = {"", "~", "null", "Null", "NULL"}
 _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
-_INT = re.compile(r"[-+]?[0-9]+\Z")
-_OCT = re.compile(r"0o[0-7]+\Z")
-_HEX = re.compile(r"0x[0-9a-fA-F]+\Z")
-_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
+# Patterns as text: re compiles them on first use (and caches them), not at every import — a run whose
+# file comes from the tree cache never parses YAML.
+_INT = r"[-+]?[0-9]+\Z"
+_OCT = r"0o[0-7]+\Z"
+_HEX = r"0x[0-9a-fA-F]+\Z"
+_FLOAT = r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z"
 _INF = {".inf": float("inf"), ".Inf": float("inf"), ".INF": float("inf"),
         "+.inf": float("inf"), "+.Inf": float("inf"), "+.INF": float("inf"),
         "-.inf": float("-inf"), "-.Inf": float("-inf"), "-.INF": float("-inf")}
@@ -184,15 +186,15 @@ def resolve_plain(value: str) -> Any:
     if first in "tTfF" and value in _BOOL:
         return _BOOL[value]
     if first in "0123456789+-.":
-        if _INT.match(value):
+        if re.match(_INT, value):
             if len(value) > _MAX_INT_DIGITS:  # int() refuses (ValueError) past sys.get_int_max_str_digits()
                 raise BadScalar(f"an integer of {len(value)} digits is too long (at most {_MAX_INT_DIGITS})")
             return int(value)
-        if _HEX.match(value):
+        if re.match(_HEX, value):
             return int(value, 16)
-        if _OCT.match(value):
+        if re.match(_OCT, value):
             return int(value[2:], 8)
-        if _FLOAT.match(value):
+        if re.match(_FLOAT, value):
             return float(value)
         if value in _INF:
             return _INF[value]

@@ -24,8 +24,8 @@ from typing import Mapping, Sequence
 from workflow_runner.errors import WorkflowError
 from workflow_runner.records import ReadOnly, frozen
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_:.-]*$")
-"""A device id: an index (3) or a UUID (GPU-8f…, MIG-…); never shell text."""
+_ID = r"^[A-Za-z0-9][A-Za-z0-9_:.-]*$"
+"""A device id: an index (3) or a UUID (GPU-8f…, MIG-…); never shell text (compiled by ``re`` on first use)."""
 
 CUDA, ROCM = "cuda", "rocm"
 
@@ -118,7 +118,7 @@ def from_option(text: str | None, found: Gpus) -> Gpus:
     if not ids:
         raise WorkflowError(f"--gpus: expected a number of GPUs or a comma-separated list of GPU ids, got '{value}'")
     for d in ids:
-        if not _ID.match(d):
+        if not re.match(_ID, d):
             raise WorkflowError(f"--gpus: '{d}' is not a GPU id (use a count like 2, or ids like 0,1,3)")
     if len(set(ids)) != len(ids):
         raise WorkflowError(f"--gpus: '{value}' names a GPU twice")

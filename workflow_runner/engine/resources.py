@@ -23,7 +23,8 @@ from workflow_runner.engine.gpus import Gpus, visibility
 from workflow_runner.errors import WorkflowError
 from workflow_runner.records import ReadOnly, frozen
 
-_MEM = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(?:i?B)?\s*$", re.I)
+_MEM = r"(?i)^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]?)(?:i?B)?\s*$"
+"""A memory size; compiled by ``re`` when first used (most runs give none), not at import."""
 _FACTOR = {"": 1, "K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
 
 
@@ -50,7 +51,7 @@ def parse_memory(value: Any) -> float:
         return 0.0
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    match = _MEM.match(str(value))
+    match = re.match(_MEM, str(value))
     if not match:
         raise ValueError(f"'{value}' is not a memory size (use e.g. 512M, 4G)")
     return float(match.group(1)) * _FACTOR[match.group(2).upper()]
