@@ -17,8 +17,9 @@ start-up. Here only ``__init__`` is generated; the rest is written once, on two 
 
 ``__init__`` is written here too, not by :func:`dataclasses.dataclass`: it sets each field with
 ``object.__setattr__`` (a C call; ``self.x = x`` would run :meth:`ReadOnly.__setattr__`, a Python
-call per field of every event and model node), and it is compiled when the class is first
-instantiated, so a class a run never builds costs no compile. Fields may have defaults and
+call per field of every event and model node). It is made when the class is first instantiated,
+from a template compiled once per shape of class (:func:`_make_init`), so classes cost no compile
+of their own and a class a run never builds costs nothing. Fields may have defaults and
 default factories, and ``__post_init__`` runs; ``init=False`` and ``kw_only`` fields, and a
 field without a default after one with a default, are refused at decoration.
 
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 from dataclasses import MISSING, FrozenInstanceError, dataclass, fields
 from operator import attrgetter
+from types import CodeType, FunctionType
 from typing import Any, Callable, ClassVar, TypeVar
 
 T = TypeVar("T", bound=type)
@@ -97,6 +99,8 @@ def _describe(cls: T) -> T:
     for f in every:
         if not f.init or f.kw_only is True:
             raise TypeError(f"{cls.__name__}.{f.name}: records take every field positionally (no init=False, no kw_only)")
+        if f.name == "self" or f.name.startswith("_records_"):
+            raise TypeError(f"{cls.__name__}.{f.name}: a name records keep for __init__")
         has_default = f.default is not MISSING or f.default_factory is not MISSING
         if defaulted and not has_default:
             raise TypeError(f"{cls.__name__}.{f.name}: a field without a default follows one with a default")
@@ -132,25 +136,51 @@ def _first_init(cls: type) -> Callable[..., None]:
 
 
 def _make_init(cls: type) -> Callable[..., None]:
-    """``def __init__(self, a, b=<default>, ...)`` setting each field with ``object.__setattr__``, as frozen dataclasses do."""
-    names: dict[str, Any] = {"_set": object.__setattr__, "_MISSING": MISSING}
-    params, body = ["self"], []
-    for f in fields(cls):
-        value = f.name
-        if f.default is not MISSING:
-            names[f"_d_{f.name}"] = f.default
-            params.append(f"{f.name}=_d_{f.name}")
-        elif f.default_factory is not MISSING:
-            names[f"_f_{f.name}"] = f.default_factory
-            params.append(f"{f.name}=_MISSING")
-            value = f"_f_{f.name}() if {f.name} is _MISSING else {f.name}"
-        else:
-            params.append(f.name)
-        body.append(f"    _set(self, {f.name!r}, {value})")
-    if hasattr(cls, "__post_init__"):
-        body.append("    self.__post_init__()")
-    source = f"def __init__({', '.join(params)}):\n" + ("\n".join(body) or "    pass") + "\n"
-    exec(compile(source, f"<records: {cls.__qualname__}.__init__>", "exec"), names)
-    init = names["__init__"]
+    """``def __init__(self, a, b=<default>, ...)`` setting each field with ``object.__setattr__``, as frozen dataclasses do.
+
+    Compiling an ``__init__`` per class cost ~30 us each. Classes share a compiled template per
+    shape (which fields have a default factory, whether ``__post_init__`` runs) with placeholder
+    names; each class gets a copy of the template's code with its own field names
+    (``CodeType.replace``) and its defaults, a microsecond's work.
+    """
+    every = fields(cls)
+    post_init = hasattr(cls, "__post_init__")
+    shape = (tuple(f.default_factory is not MISSING for f in every), post_init)
+    template = _TEMPLATES.get(shape)
+    if template is None:
+        template = _TEMPLATES[shape] = _template(*shape)
+    names = tuple(f.name for f in every)
+    renamed = {f"f{i}": name for i, name in enumerate(names)}
+    code = template.replace(
+        co_varnames=("self", *names),
+        co_consts=tuple(renamed.get(c, c) if isinstance(c, str) else c for c in template.co_consts),
+        co_name="__init__",
+        co_qualname=f"{cls.__qualname__}.__init__",
+    )
+    scope: dict[str, Any] = {"_records_set": object.__setattr__, "_records_missing": MISSING}
+    defaults: list[Any] = []
+    for i, f in enumerate(every):
+        if f.default_factory is not MISSING:
+            scope[f"_records_factory{i}"] = f.default_factory
+            defaults.append(MISSING)
+        elif f.default is not MISSING:
+            defaults.append(f.default)
+    init = FunctionType(code, scope, "__init__", tuple(defaults) or None)
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     return init
+
+
+_TEMPLATES: dict[tuple, CodeType] = {}
+
+
+def _template(factories: tuple[bool, ...], post_init: bool) -> CodeType:
+    """The code of ``__init__(self, f0, f1, ...)`` for one shape of class (see :func:`_make_init`)."""
+    params = ", ".join(["self", *(f"f{i}" for i in range(len(factories)))])
+    body = [f"    _records_set(self, 'f{i}', _records_factory{i}() if f{i} is _records_missing else f{i})"
+            if factory else f"    _records_set(self, 'f{i}', f{i})" for i, factory in enumerate(factories)]
+    if post_init:
+        body.append("    self.__post_init__()")
+    source = f"def __init__({params}):\n" + ("\n".join(body) or "    pass") + "\n"
+    scope: dict[str, Any] = {}
+    exec(compile(source, "<records: __init__>", "exec"), scope)
+    return scope["__init__"].__code__

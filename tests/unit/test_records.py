@@ -206,3 +206,34 @@ def test_positions_keep_the_promises_of_the_frozen_dataclasses_they_were():
     match loc:
         case Location(file, line, col):
             assert (file, line, col) == ("w.yaml", 3, 5)
+
+
+def test_classes_of_one_shape_share_a_template_and_keep_their_own_names_and_defaults():
+    @frozen
+    class Left(ReadOnly):
+        """Shape: three fields, no factory."""
+
+        a: int
+        b: int = 1
+        c: str = "l"
+
+    @frozen
+    class Right(ReadOnly):
+        """The same shape, other names and defaults."""
+
+        x: str
+        y: str = "y"
+        z: int = 9
+
+    left, right = Left(0), Right("r", z=3)
+    assert (left.a, left.b, left.c, right.x, right.y, right.z) == (0, 1, "l", "r", "y", 3)
+    assert Left.__init__.__code__.co_varnames[:4] == ("self", "a", "b", "c")
+    assert Right.__init__.__qualname__.endswith("Right.__init__")
+    with pytest.raises(TypeError):
+        Right("r", a=1)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="keep for __init__"):
+        @record
+        class Clash(Record):
+            """A reserved name."""
+
+            self: int
