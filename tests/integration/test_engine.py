@@ -653,3 +653,20 @@ jobs:
     assert r.code == 0, r.err
     assert mark.read_text() == "via the wrapper\n"
     assert statuses(r) == {"plain": "completed", "wrapped": "completed", "again": "completed"}
+
+
+def test_a_working_directory_deleted_between_steps_is_made_again(wfrun, write, tmp_path):
+    """wfrun makes a step's working directory once per run; one a step deleted is made again for the next."""
+    work = tmp_path / "work"
+    wf = write("w.yaml", f"""
+jobs:
+  a:
+    working-directory: {work}
+    steps:
+      - run: pwd > ../first
+      - run: cd .. && rm -rf "{work}"
+      - run: pwd > ../third
+""")
+    r = wfrun(wf)
+    assert r.code == 0, r.err
+    assert (tmp_path / "first").read_text() == (tmp_path / "third").read_text() == f"{work}\n"

@@ -30,6 +30,7 @@ from workflow_runner.errors import ConnectionFailed, WorkflowError
 from workflow_runner.expressions import Context
 from workflow_runner.graph import JobInstance
 from workflow_runner.model import Step
+from workflow_runner.state.rundir import make_folder
 
 
 class JobRun:
@@ -284,8 +285,8 @@ class JobRun:
 
     async def _step(self, step: Step, early: bool, started: list) -> None:
         eng = self.engine
-        log_path = eng.run_dir.step_file("logs", self.key, step.index, step.key, ".log")
-        log = StepLog(eng.shared.mask, eng.emit, self.key, step.name, str(log_path))
+        log_path = eng.run_dir.step_file("logs", self.key, step.index, step.key, ".log", make=False)
+        log = StepLog(eng.shared.mask, eng.emit, self.key, step.name, str(log_path), lambda: make_folder(log_path.parent))
         t0 = time.monotonic()
         task = await self._cancellable(self._placed(step, log, started), early=early)
         try:

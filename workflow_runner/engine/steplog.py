@@ -14,12 +14,15 @@ from workflow_runner.state.recordfile import RecordFile
 
 class StepLog:
     def __init__(self, mask: Callable[[str], str], emit: Callable[[Any], None], job_key: str, step_name: str,
-                 path: str) -> None:
+                 path: str, before_open: Callable[[], None] | None = None) -> None:
         self.mask = mask
         self.emit = emit
         self.job_key = job_key
         self.step_name = step_name
         self.path = path
+        self.before_open = before_open
+        """Makes the log's folder: called when the file is first opened, which is after the step's process
+        started (its first line, or the step's end) — the folder is not made on the way to starting it."""
         self._file: Any = None
         self.last_error: str | None = None
 
@@ -27,6 +30,11 @@ class StepLog:
     def file(self) -> Any:
         """Opened on first use: thousands of matrix instances queued for a CPU slot hold no descriptor each."""
         if self._file is None:
+            if self.before_open is not None:
+                try:
+                    self.before_open()
+                except OSError:  # RecordFile says why it cannot write, once
+                    pass
             self._file = RecordFile(self.path)  # a full disk or a deleted run directory is a warning, not a crash
         return self._file
 

@@ -29,6 +29,17 @@ _MADE: set[Path] = set()
 """Folders this process already created (a 10,000-job run would otherwise mkdir 40,000 times)."""
 
 
+def make_folder(folder: Path) -> None:
+    """A step folder of the run exists: made the first time; made again, with a warning, if it vanished."""
+    if folder not in _MADE:
+        folder.mkdir(parents=True, exist_ok=True)
+        _MADE.add(folder)
+    elif not folder.is_dir():  # the run directory was deleted mid-run: make it again, and say so
+        from workflow_runner.state.recordfile import ensure_dir
+
+        ensure_dir(folder)
+
+
 def wfrun_home() -> Path:
     return Path(os.environ.get("WFRUN_HOME") or Path.home() / ".wfrun")
 
@@ -93,15 +104,12 @@ class RunDir(ReadOnly):
         root.mkdir(parents=True, exist_ok=True)
         return RunDir(root, self.number, self.workflow, self.nested + (safe_name(name),))
 
-    def step_file(self, kind: str, job: str, index: int, step: str, suffix: str) -> Path:
+    def step_file(self, kind: str, job: str, index: int, step: str, suffix: str, *, make: bool = True) -> Path:
+        """The path of one step's file under ``kind`` (logs, outputs); its folder is made now unless ``make``
+        is false (then :func:`make_folder` of the path's parent, before the file is first opened)."""
         folder = self.root / kind / safe_name(job)
-        if folder not in _MADE:
-            folder.mkdir(parents=True, exist_ok=True)
-            _MADE.add(folder)
-        elif not folder.is_dir():  # the run directory was deleted mid-run: make it again, and say so
-            from workflow_runner.state.recordfile import ensure_dir
-
-            ensure_dir(folder)
+        if make:
+            make_folder(folder)
         return folder / f"{index + 1:02d}-{safe_name(step)}{suffix}"
 
     def remote_root(self, home: str) -> str:

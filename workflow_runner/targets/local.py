@@ -42,6 +42,8 @@ class LocalTarget:
     def __init__(self) -> None:
         self.stats = TargetStats()
         self._home: str | None = None
+        self._dirs: set[str] = set()
+        """Working directories made (or found) for earlier steps; one that went away since is made again."""
 
     async def home(self) -> str:
         if self._home is None:  # asked once per step; HOME does not change during a run
@@ -53,7 +55,9 @@ class LocalTarget:
 
     async def run(self, command: StepCommand, on_output: OutputCallback) -> StepResult:
         self.stats.commands += 1
-        os.makedirs(command.cwd, exist_ok=True)
+        if command.cwd not in self._dirs:
+            os.makedirs(command.cwd, exist_ok=True)
+            self._dirs.add(command.cwd)
         # Bytes, as exec wants them: os.environb is the environment's own bytes (os.environ decodes every
         # variable and Popen encodes it back, for each step).
         env = {**os.environb, **{os.fsencode(k): os.fsencode(v) for k, v in command.env.items()}}
@@ -77,11 +81,15 @@ class LocalTarget:
             program = _program(command.shell[0], env)
             try:
                 proc = await spawn(executable=program)
-            except FileNotFoundError:
-                if program == command.shell[0]:
+            except FileNotFoundError as exc:
+                if exc.filename == command.cwd:  # the working directory went away since an earlier step
+                    os.makedirs(command.cwd, exist_ok=True)
+                elif program != command.shell[0]:
+                    _PROGRAMS.clear()  # the file found on PATH went away: search PATH again, as exec would
+                    program = command.shell[0]
+                else:
                     raise
-                _PROGRAMS.clear()  # the file found on PATH went away: search PATH again, as exec would
-                proc = await spawn()
+                proc = await spawn(executable=program)
         except BaseException:
             os.close(out_read)
             raise
