@@ -241,7 +241,8 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
     shared = Shared(reporter=None, targets=targets, options=options, local_slots=asyncio.Semaphore(opts.max_parallel),
                     secrets=secrets, pool=pool, store=store, run_number=run, run_token=run_token(store.path, run),
                     actions=default_actions())
-    shared.reporter = Fanout(RunRecorder(run_dir.root), StoreRecorder(store, run, mask=shared.mask), screen)
+    recorder = RunRecorder(run_dir.root)
+    shared.reporter = Fanout(recorder, StoreRecorder(store, run, mask=shared.mask), screen)
     engine = RunEngine(plan, resolved, run_dir, shared, run_id=str(run), prior=prior)
     try:
         limit = parse_duration(evaluate(wf.timeout, Context(values={"inputs": resolved.values})))
@@ -320,6 +321,7 @@ async def execute(wf: Any, resolved: Any, opts: LaunchOptions, *, plan: Any, poo
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         stop_leftovers(shared.run_token)
+        recorder.flush()  # events.jsonl's last lines, when the run ended without its RunFinished
         try:
             if outcome is None:
                 store.run_finished(run, st.FAILED, 1)
