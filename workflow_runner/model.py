@@ -307,8 +307,24 @@ def _first_line(text: Any) -> str:
     return script_label(text)
 
 
-def job_templates(job: Job) -> list[tuple[Template, str]]:
-    """Every compiled expression of a job with a label of where it sits."""
+_JOB_TEMPLATES: dict[int, tuple[Job, tuple[tuple[Template, str], ...]]] = {}
+"""job_templates' answers by job: four checks walk every job's expressions (references, sessions,
+undeclared inputs, dialect notes). The job is kept with its answer, so its id is not reused meanwhile."""
+
+
+def job_templates(job: Job) -> tuple[tuple[Template, str], ...]:
+    """Every compiled expression of a job with a label of where it sits (computed once per job)."""
+    cached = _JOB_TEMPLATES.get(id(job))
+    if cached is not None and cached[0] is job:
+        return cached[1]
+    if len(_JOB_TEMPLATES) >= 100_000:  # a long-lived process (wfrun serve) that loaded many files
+        _JOB_TEMPLATES.clear()
+    found = tuple(_job_templates(job))
+    _JOB_TEMPLATES[id(job)] = (job, found)
+    return found
+
+
+def _job_templates(job: Job) -> list[tuple[Template, str]]:
     out: list[tuple[Template, str]] = []
     fields: list[Any] = [job.if_, job.env, job.outputs, job.working_directory, job.timeout]
     if job.ssh:
