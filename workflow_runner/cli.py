@@ -385,7 +385,7 @@ def cmd_actions(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from workflow_runner import inputs as im
     from workflow_runner import launch
-    from workflow_runner.state.recovery import claim_run_dir, continue_numbering
+    from workflow_runner.state.recovery import claim_run_dir, continue_numbering, numbering_behind
     from workflow_runner.state.rundir import RunDir
     from workflow_runner.state.store import RunStore
     from workflow_runner.userconfig import load_user_config
@@ -404,7 +404,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             run = args.attach_run
             run_dir = RunDir.numbered(wf.name, run)
         else:
-            continue_numbering(store.path, store.path.parent)
+            if numbering_behind(store.next_number(), wf.name, store.path.parent):
+                continue_numbering(store.path, store.path.parent)
             run = launch.new_run(store, wf, resolved, ["run", *args.raw_argv])
             run_dir = claim_run_dir(wf.name, run, store.path.parent)
             store.set_run_dir(run, str(run_dir.root))

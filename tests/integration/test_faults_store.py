@@ -260,3 +260,22 @@ def test_a_read_only_or_file_home_is_one_line_for_every_command(tmp_path, read_o
     as_file = {**env, "WFRUN_HOME": str(wf)}
     for command in writing + (("validate", wf), ("inputs", wf), ("graph", wf), ("actions",)):
         one_line_error(wfrun(as_file, *command), "is not a directory", "point WFRUN_HOME at a directory")
+
+
+def test_after_a_lost_runs_db_a_number_whose_directory_is_free_is_used_without_a_scan(tmp_path, env):
+    """Only the directory the next number would name is looked at: free, the run takes it (nothing is reused);
+    taken, every run directory is listed and numbering continues above them."""
+    wf = workflow(tmp_path)
+    other = workflow(tmp_path, name="other")
+    home = Path(env["WFRUN_HOME"])
+    assert wfrun(env, "run", wf, "-q").returncode == 0  # w/00001
+    assert wfrun(env, "run", other, "-q").returncode == 0  # other/00002
+    for leftover in home.glob("runs.db*"):
+        leftover.unlink()
+    first = wfrun(env, "run", other, "--no-live")  # other/00001 is free
+    assert first.returncode == 0 and "numbered from" not in first.stderr
+    second = wfrun(env, "run", other, "--no-live")  # other/00002 is taken: continue above every directory
+    assert second.returncode == 0 and "new runs are numbered from 3" in second.stderr
+    assert sorted(p.name for p in (home / "jobs" / "other").iterdir()) == ["00001", "00002", "00003"]
+    assert sorted(p.name for p in (home / "jobs" / "w").iterdir()) == ["00001"]
+    assert runs_in_store(home) == [(1, "completed"), (3, "completed")]

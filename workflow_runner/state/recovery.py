@@ -4,9 +4,11 @@ The run store hands out run numbers, and the number names the run directory
 (``jobs/<workflow>/<NNNNN>``). A deleted, replaced or restored-from-backup
 ``runs.db`` starts counting again from a lower number; without this check a new
 run would write into an old run's directory: two runs in one ``events.jsonl``, an
-overwritten ``run.json``, old logs appended to. Before a run gets its number the
-store's counter is raised above every run directory that exists (run numbers are
-shared by all workflows), and the directory itself is then created exclusively.
+overwritten ``run.json``, old logs appended to. Before a run gets its number, wfrun
+looks whether the directory that number would name exists (one stat); only then is
+the store's counter raised above every run directory that exists (run numbers are
+shared by all workflows; listing them all at every start cost time in proportion to
+the history). The directory itself is then created exclusively.
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ def highest_run_dir(home: Path) -> int:
             continue
         highest = max([highest, *numbers])
     return highest
+
+
+def numbering_behind(next_number: int, workflow: str, home: Path) -> bool:
+    """Whether the run directory the store's next number would name for ``workflow`` already exists."""
+    return (home / "jobs" / safe_name(workflow) / f"{next_number:05d}").exists()
 
 
 def continue_numbering(store_path: Path, home: Path) -> int | None:

@@ -139,6 +139,12 @@ class RunStore:
                 self.writes.flush_now_or_later()
             return self.conn.execute(sql, params).fetchall()
 
+    def next_number(self) -> int:
+        """The number the next new run gets, unless another process takes it first (AUTOINCREMENT's rule)."""
+        row = self._read("SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'runs'), 0),"
+                         " COALESCE((SELECT MAX(id) FROM runs), 0))")
+        return int(row[0][0]) + 1
+
     @contextmanager
     def snapshot(self) -> Iterator[None]:
         """Reads inside see one consistent state of the database."""
