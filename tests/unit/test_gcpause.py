@@ -65,8 +65,8 @@ def test_start_up_keeps_the_collector_off_through_loading_until_started():
     assert gc.isenabled()
 
 
-def test_a_wfrun_process_collects_again_once_its_run_starts(tmp_path):
-    """cli.entry pauses the collector for start-up; the engine must not run a whole workflow without it."""
+def _one_step_run(tmp_path, code: str) -> str:
+    """Run ``code`` (a wfrun process, instrumented) on a one-step workflow; its stderr."""
     import os
     import subprocess
     import sys
@@ -75,6 +75,14 @@ def test_a_wfrun_process_collects_again_once_its_run_starts(tmp_path):
     wf = tmp_path / "wf.yaml"
     wf.write_text("jobs:\n  a:\n    steps:\n      - run: echo hi\n")
     root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "WFRUN_HOME": str(tmp_path / "home"), "PYTHONPATH": str(root)}
+    proc = subprocess.run([sys.executable, "-c", code, str(wf)], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stderr
+
+
+def test_a_wfrun_process_collects_again_once_its_run_starts(tmp_path):
+    """cli.entry pauses the collector for start-up; the engine must not run a whole workflow without it."""
     code = ("import gc, sys\n"
             "from workflow_runner import cli\n"
             "seen = []\n"
@@ -89,23 +97,12 @@ def test_a_wfrun_process_collects_again_once_its_run_starts(tmp_path):
             "    cli.entry()\n"
             "finally:\n"
             "    print('enabled during the run:', seen, file=sys.stderr)\n")
-    env = {**os.environ, "WFRUN_HOME": str(tmp_path / "home"), "PYTHONPATH": str(root)}
-    proc = subprocess.run([sys.executable, "-c", code, str(wf)], env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    assert "enabled during the run: [True]" in proc.stderr
+    assert "enabled during the run: [True]" in _one_step_run(tmp_path, code)
 
 
 def test_the_wfrun_command_collects_nothing_before_its_run_starts(tmp_path):
     """entrypoint.main (the console script, python -m) pauses before importing the command line, nested in
     cli.entry's own pause: not one collection until the engine starts, and the collector is on after."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    wf = tmp_path / "wf.yaml"
-    wf.write_text("jobs:\n  a:\n    steps:\n      - run: echo hi\n")
-    root = Path(__file__).resolve().parents[2]
     code = ("import gc, sys\n"
             "from workflow_runner import gcpause\n"
             "early, seen = [], []\n"
@@ -123,7 +120,4 @@ def test_the_wfrun_command_collects_nothing_before_its_run_starts(tmp_path):
             "    main()\n"
             "finally:\n"
             "    print('at the start of the run:', seen, file=sys.stderr)\n")
-    env = {**os.environ, "WFRUN_HOME": str(tmp_path / "home"), "PYTHONPATH": str(root)}
-    proc = subprocess.run([sys.executable, "-c", code, str(wf)], env=env, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    assert "at the start of the run: [0, True]" in proc.stderr
+    assert "at the start of the run: [0, True]" in _one_step_run(tmp_path, code)
