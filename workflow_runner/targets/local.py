@@ -156,7 +156,7 @@ _PROGRAMS: dict[tuple[str, bytes | None], str] = {}
 
 
 def _program(name: str, env: dict[bytes, bytes]) -> str:
-    """The file that exec would run for ``name`` under ``env``'s PATH, found once per run and PATH.
+    """The file that exec would run for ``name`` under ``env``'s PATH, found once per process and PATH.
 
     Without it every step's exec walks PATH again (a failed execve per entry before bash's,
     eight on a PATH with pyenv and cargo in front). A name with a slash, one not found, and a
